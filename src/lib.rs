@@ -1,0 +1,2 @@
+//! Palisade
+#![forbid(unsafe_code)]

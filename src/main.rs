@@ -1,0 +1,2 @@
+//! palisade binary
+fn main() {}
