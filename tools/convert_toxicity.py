@@ -13,7 +13,8 @@
 Both are compared with the original Python models on every text of
 ``testdata/toxicity/eval.jsonl`` plus synthetic edge cases (>= 1,000 texts); the run fails if any
 score differs by 1e-4 or more. The figures go to ``models/toxicity/parity.json``. Reference cases
-for the Rust tests go to ``testdata/toxicity/keras_reference.jsonl`` and ``svm_reference.jsonl``.
+for the Rust tests go to ``testdata/toxicity/keras_reference.jsonl`` and ``svm_reference.jsonl``,
+and a tiny graph with the wrong input/output names to ``testdata/toxicity/wrong-io.onnx``.
 
 Usage (in a venv with tools/requirements-convert.txt):
     python tools/convert_toxicity.py [--repo .]
@@ -252,6 +253,10 @@ def convert_svm(repo: Path, out: Path, texts: list[str]) -> dict:
     for node in onx.graph.node:
         if node.op_type == "StringNormalizer":
             node.attribute.append(helper.make_attribute("locale", "C.UTF-8"))
+    # skl2onnx lists opset imports in set order; sort them so the file is reproducible.
+    imports = sorted(((o.domain, o.version) for o in onx.opset_import))
+    del onx.opset_import[:]
+    onx.opset_import.extend(helper.make_opsetid(d, v) for d, v in imports)
     onx.doc_string = "TF-IDF + calibrated LinearSVC from PyPI alt-profanity-check==1.9.1 (MIT)"
     onnx.save(onx, out / "profanity-svm.onnx")
     names = {"inputs": [i.name for i in onx.graph.input], "outputs": [o.name for o in onx.graph.output]}
@@ -273,6 +278,27 @@ def convert_svm(repo: Path, out: Path, texts: list[str]) -> dict:
     }
 
 
+def write_wrong_io_model(repo: Path) -> None:
+    """A tiny graph with the BiLSTM's shapes but other I/O names, for the runtime's error tests."""
+    nodes = [
+        helper.make_node("Cast", ["ids"], ["ids_f"], to=TensorProto.FLOAT),
+        helper.make_node("Slice", ["ids_f", "starts", "ends", "axes"], ["first6"]),
+        helper.make_node("Sigmoid", ["first6"], ["probs"]),
+    ]
+    inits = [numpy_helper.from_array(np.array([v], dtype=np.int64), n)
+             for n, v in (("starts", 0), ("ends", len(LABELS)), ("axes", 1))]
+    graph = helper.make_graph(
+        nodes, "wrong_io",
+        [helper.make_tensor_value_info("ids", TensorProto.INT64, ["batch", 100])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["batch", len(LABELS)])],
+        inits,
+    )
+    m = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="palisade-convert")
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    onnx.save(m, repo / "testdata/toxicity/wrong-io.onnx")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent)
@@ -289,6 +315,7 @@ def main() -> None:
     }
     for name in ("jigsaw-bilstm", "profanity-svm"):
         report[name]["onnx_sha256"] = sha256(out / f"{name}.onnx")
+    write_wrong_io_model(args.repo)
     (out / "parity.json").write_text(json.dumps(report, indent=2) + "\n")
     bad = [n for n in ("jigsaw-bilstm", "profanity-svm") if not report[n]["max_abs_diff"] < TOLERANCE]
     if bad:
