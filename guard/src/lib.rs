@@ -1,2 +1,5 @@
 //! placeholder
 #![forbid(unsafe_code)]
+
+#[cfg(feature = "onnx")]
+pub mod toxicity;

@@ -1,0 +1,34 @@
+//! Load-time errors when ONNX Runtime itself is missing or broken. Runs in its own process (its
+//! own test binary), because once a good library is loaded it stays loaded.
+#![cfg(feature = "onnx")]
+#![allow(clippy::unwrap_used)]
+
+use palisade_guard::toxicity::{JIGSAW_BILSTM, RuntimeConfig, ToxicityError, load_model};
+
+#[test]
+fn missing_and_broken_libraries_are_reported_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = RuntimeConfig {
+        library: Some(dir.path().join("libonnxruntime.so.1.31.1")),
+        ..RuntimeConfig::default()
+    };
+    let err = load_model(JIGSAW_BILSTM, &missing).unwrap_err();
+    assert!(
+        matches!(err, ToxicityError::LibraryNotFound { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("palisade fetch"), "{err}");
+    assert_eq!(err.kind(), "library");
+
+    let garbage = dir.path().join("libgarbage.so");
+    std::fs::write(&garbage, b"this is not a shared library").unwrap();
+    let broken = RuntimeConfig {
+        library: Some(garbage.clone()),
+        ..RuntimeConfig::default()
+    };
+    let err = load_model(JIGSAW_BILSTM, &broken).unwrap_err();
+    match &err {
+        ToxicityError::LibraryLoad { path, .. } => assert_eq!(path, &garbage),
+        other => panic!("expected LibraryLoad, got {other}"),
+    }
+}
