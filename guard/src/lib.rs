@@ -1,5 +1,59 @@
-//! placeholder
+//! Palisade's guard: policies, detectors and the streaming scanner.
+//!
+//! * [`Policy`] loads and validates a policy YAML file (rules for `input` and `output`).
+//! * [`Guard`] compiles it; [`Guard::check`] scans a whole text, [`Guard::output_stream`] guards a
+//!   token stream and releases text as soon as no rule can still match across the boundary.
+//! * Findings use one taxonomy (`pii.email`, `secret.github_token`, `injection.jailbreak`,
+//!   `keyword.<list>`, `regex.<rule id>`, `toxicity.<label>`, `length`).
+//!
+//! ```
+//! use palisade_guard::{Direction, Guard, Policy, Verdict};
+//!
+//! let policy = Policy::from_yaml_str(r#"
+//! version: "1"
+//! name: example
+//! input:
+//!   - id: pii
+//!     type: pii
+//!     action: redact
+//!     restore: true
+//! output:
+//!   - id: no-competitors
+//!     type: keywords
+//!     action: block
+//!     words: [acme corp]
+//!     message: "I can't talk about that."
+//! "#, "example.yaml").unwrap();
+//! let guard = Guard::new(policy).unwrap();
+//!
+//! let input = guard.check(Direction::Input, "Mail me at jane@example.com");
+//! assert_eq!(input.verdict, Verdict::Redact);
+//! assert_eq!(input.text, "Mail me at [EMAIL_1]");
+//!
+//! let mut stream = guard.output_stream(Some(&input.vault));
+//! let mut out = String::new();
+//! for token in ["Sure, I'll write to ", "[EMA", "IL_1] today."] {
+//!     out += &stream.push(token).text;
+//! }
+//! out += &stream.finish().text;
+//! assert_eq!(out, "Sure, I'll write to jane@example.com today.");
+//! ```
 #![forbid(unsafe_code)]
 
+pub mod detector;
+mod engine;
+mod homoglyph;
+pub mod normalize;
+pub mod policy;
+mod stream;
 #[cfg(feature = "onnx")]
 pub mod toxicity;
+mod types;
+mod vault;
+
+pub use engine::length::approx_tokens;
+pub use engine::{Guard, GuardBuildError, GuardBuilder};
+pub use policy::{Policy, PolicyError, Rule};
+pub use stream::{OutputStream, StreamChunk};
+pub use types::{Action, BlockInfo, Decision, Direction, Finding, Severity, Verdict};
+pub use vault::{RedactionVault, VaultEntry};

@@ -1,0 +1,185 @@
+//! A multi-pattern detector with a validator per pattern; the building block of the built-in
+//! `pii`, `secrets` and `injection` detectors.
+
+use std::fmt;
+use std::sync::Arc;
+
+use regex_automata::Input;
+use regex_automata::meta::Regex;
+use regex_automata::util::syntax;
+
+use super::regex_rule::check_pattern;
+use super::{Candidate, Detector, Liveness};
+use crate::normalize::ViewKind;
+
+/// What a validator decides about one regex match `hay[start..end]`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Outcome {
+    /// Report `span` (within the match, possibly shorter), resume the scan at `end`.
+    Accept {
+        /// End of the accepted match (the next search starts here); `start < end <= match end`.
+        end: usize,
+        /// The reported span.
+        span: (usize, usize),
+        /// Confidence.
+        score: f32,
+    },
+    /// Not a finding; resume the scan at `resume` (`start < resume <= match end`).
+    Reject {
+        /// Where the next search starts.
+        resume: usize,
+    },
+}
+
+/// A validator: looks at the haystack and the match bounds (it may read one character on either
+/// side of the match, no more).
+pub type Validator = Box<dyn Fn(&str, usize, usize) -> Outcome + Send + Sync>;
+
+/// One pattern of a set.
+pub struct PatternDef {
+    /// Regex source (compiled with the set's syntax options).
+    pub regex: String,
+    /// Index into the set's kinds.
+    pub kind: usize,
+    /// Decides about each match; `None` accepts every match with score 1.
+    pub validate: Option<Validator>,
+}
+
+impl PatternDef {
+    /// A pattern accepted as is.
+    pub fn plain(regex: &str, kind: usize) -> Self {
+        PatternDef {
+            regex: regex.to_owned(),
+            kind,
+            validate: None,
+        }
+    }
+
+    /// A pattern with a validator.
+    pub fn validated(
+        regex: &str,
+        kind: usize,
+        f: impl Fn(&str, usize, usize) -> Outcome + Send + Sync + 'static,
+    ) -> Self {
+        PatternDef {
+            regex: regex.to_owned(),
+            kind,
+            validate: Some(Box::new(f)),
+        }
+    }
+}
+
+/// Several patterns compiled into one leftmost-first automaton.
+pub struct PatternSet {
+    kinds: Vec<Arc<str>>,
+    regex: Regex,
+    defs: Vec<(usize, Option<Validator>)>,
+    liveness: Liveness,
+    view: ViewKind,
+    max_len: usize,
+}
+
+impl fmt::Debug for PatternSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PatternSet")
+            .field("kinds", &self.kinds)
+            .field("view", &self.view)
+            .field("max_len", &self.max_len)
+            .finish()
+    }
+}
+
+impl PatternSet {
+    /// Compiles `defs` to read `view`; every pattern must be bounded.
+    pub fn new(
+        kinds: Vec<Arc<str>>,
+        defs: Vec<PatternDef>,
+        view: ViewKind,
+        case_insensitive: bool,
+    ) -> Result<Self, String> {
+        let mut max_len = 0;
+        for d in &defs {
+            let max = check_pattern(&d.regex, case_insensitive, true)
+                .map_err(|e| format!("pattern `{}`: {e}", d.regex))?;
+            max_len = max_len.max(max.unwrap_or(0));
+        }
+        let sources: Vec<&str> = defs.iter().map(|d| d.regex.as_str()).collect();
+        let cfg = syntax::Config::new()
+            .case_insensitive(case_insensitive)
+            .multi_line(true);
+        let regex = Regex::builder()
+            .syntax(cfg)
+            .build_many(&sources)
+            .map_err(|e| e.to_string())?;
+        let liveness = Liveness::new(&sources, cfg)?;
+        Ok(PatternSet {
+            kinds,
+            regex,
+            defs: defs.into_iter().map(|d| (d.kind, d.validate)).collect(),
+            liveness,
+            view,
+            max_len,
+        })
+    }
+}
+
+impl Detector for PatternSet {
+    fn kinds(&self) -> &[Arc<str>] {
+        &self.kinds
+    }
+
+    fn view(&self) -> ViewKind {
+        self.view
+    }
+
+    fn max_len(&self) -> usize {
+        self.max_len
+    }
+
+    fn next(&self, hay: &str, from: usize) -> Option<Candidate> {
+        if from > hay.len() {
+            return None;
+        }
+        let m = self.regex.find(Input::new(hay).range(from..))?;
+        let (kind, validate) = self.defs.get(m.pattern().as_usize())?;
+        let (s, e) = (m.start(), m.end());
+        let outcome = match validate {
+            Some(f) => f(hay, s, e),
+            None => Outcome::Accept {
+                end: e,
+                span: (s, e),
+                score: 1.0,
+            },
+        };
+        Some(match outcome {
+            Outcome::Accept { end, span, score } => Candidate {
+                start: s,
+                end: end.clamp(s + 1, e),
+                span_start: span.0.clamp(s, e),
+                span_end: span.1.clamp(s, e),
+                kind: *kind,
+                score,
+            },
+            Outcome::Reject { resume } => Candidate::whole(s, resume.clamp(s + 1, e), *kind, 0.0),
+        })
+    }
+
+    fn liveness(&self) -> Option<&Liveness> {
+        Some(&self.liveness)
+    }
+}
+
+/// Accepts the whole match with `score` unless the characters around it are alphanumeric.
+pub fn bounded_token(hay: &str, s: usize, e: usize, score: f32) -> Outcome {
+    let before = super::char_before(hay, s).is_some_and(char::is_alphanumeric);
+    let after = super::char_at(hay, e).is_some_and(char::is_alphanumeric);
+    if before || after {
+        Outcome::Reject { resume: e }
+    } else {
+        Outcome::Accept {
+            end: e,
+            span: (s, e),
+            score,
+        }
+    }
+}

@@ -1,0 +1,326 @@
+//! Text normalisation for matching, with offsets mapped back to the original text.
+//!
+//! The original text is cut into *segments*: a starter character (canonical combining class 0)
+//! followed by at most [`MAX_NON_STARTERS`] non-starters. Each segment is normalised on its own:
+//! Unicode NFKC, removal of invisible characters (zero-width, bidi controls, tag characters,
+//! soft hyphen), folding of common homoglyphs (Cyrillic and Greek look-alikes of Latin letters)
+//! and, for the lower-case view, case folding. Because segments are independent, the view of
+//! any segment-aligned slice equals the same slice of the whole text's view, which is what lets
+//! the streaming guard scan a window and get exactly the whole-text result.
+//!
+//! Every byte of a view belongs to exactly one segment, so a span of the view maps back to the
+//! smallest run of whole original segments that produced it.
+
+use std::borrow::Cow;
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::canonical_combining_class;
+
+use crate::homoglyph;
+
+/// A segment never holds more non-starters than this; a longer run starts a new segment.
+pub const MAX_NON_STARTERS: usize = 31;
+
+/// Which normalised form of the text a detector reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ViewKind {
+    /// The original text, byte for byte.
+    Original,
+    /// NFKC, invisible characters removed, homoglyphs folded; case preserved.
+    Folded,
+    /// [`ViewKind::Folded`], then lower-cased.
+    Lower,
+}
+
+/// Whether a character is invisible and removed before matching.
+pub fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{061C}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// A normalised view of a text plus the map back to original byte offsets.
+#[derive(Debug, Clone)]
+pub struct View<'a> {
+    text: Cow<'a, str>,
+    /// `(view offset, original offset)` at the start of every segment, then one final entry
+    /// `(view length, original length)`. `None` means the view is byte-for-byte aligned with the
+    /// original (same length, every byte offset maps to itself).
+    map: Option<Vec<(u32, u32)>>,
+    orig_len: usize,
+}
+
+impl<'a> View<'a> {
+    /// Builds the view of `kind` for `orig`.
+    pub fn build(orig: &'a str, kind: ViewKind) -> View<'a> {
+        match kind {
+            ViewKind::Original => View {
+                text: Cow::Borrowed(orig),
+                map: None,
+                orig_len: orig.len(),
+            },
+            _ if orig.is_ascii() => {
+                let text =
+                    if kind == ViewKind::Lower && orig.bytes().any(|b| b.is_ascii_uppercase()) {
+                        Cow::Owned(orig.to_ascii_lowercase())
+                    } else {
+                        Cow::Borrowed(orig)
+                    };
+                View {
+                    text,
+                    map: None,
+                    orig_len: orig.len(),
+                }
+            }
+            _ => build_mapped(orig, kind == ViewKind::Lower),
+        }
+    }
+
+    /// The normalised text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The view offset of an original offset that lies on a segment boundary (or the view offset
+    /// of the segment that contains it).
+    pub fn to_view(&self, orig: usize) -> usize {
+        let Some(map) = &self.map else { return orig };
+        let idx = map.partition_point(|&(_, o)| o as usize <= orig);
+        // idx >= 1 because map[0].1 == 0 <= orig.
+        map[idx.saturating_sub(1)].0 as usize
+    }
+
+    /// The original offset of the start of the segment that produced view byte `view`.
+    pub fn orig_start(&self, view: usize) -> usize {
+        let Some(map) = &self.map else { return view };
+        if view >= self.text.len() {
+            return self.orig_len;
+        }
+        let idx = map.partition_point(|&(v, _)| v as usize <= view);
+        map[idx.saturating_sub(1)].1 as usize
+    }
+
+    /// The original offset of the end of the segment that produced view byte `view - 1`.
+    pub fn orig_end(&self, view: usize) -> usize {
+        let Some(map) = &self.map else { return view };
+        if view == 0 {
+            return 0;
+        }
+        if view >= self.text.len() {
+            return self.orig_len;
+        }
+        let last = view - 1;
+        let idx = map.partition_point(|&(v, _)| v as usize <= last);
+        map.get(idx).map_or(self.orig_len, |&(_, o)| o as usize)
+    }
+}
+
+fn build_mapped(orig: &str, lower: bool) -> View<'static> {
+    let mut text = String::with_capacity(orig.len() + 8);
+    let mut map = Vec::with_capacity(orig.len() / 2 + 2);
+    let mut buf = String::new();
+    for (start, end) in Segments::new(orig) {
+        map.push((to_u32(text.len()), to_u32(start)));
+        let seg = &orig[start..end];
+        buf.clear();
+        fold_segment(seg, &mut buf);
+        if lower {
+            for c in buf.chars() {
+                text.extend(c.to_lowercase());
+            }
+        } else {
+            text.push_str(&buf);
+        }
+    }
+    map.push((to_u32(text.len()), to_u32(orig.len())));
+    View {
+        text: Cow::Owned(text),
+        map: Some(map),
+        orig_len: orig.len(),
+    }
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// Appends the folded (case-preserving) form of one segment to `out`.
+fn fold_segment(seg: &str, out: &mut String) {
+    let mut chars = seg.chars();
+    if let (Some(c), None) = (chars.next(), chars.clone().next()) {
+        if c.is_ascii() {
+            out.push(c);
+            return;
+        }
+        if is_invisible(c) {
+            return;
+        }
+    }
+    for c in seg.nfkc() {
+        if is_invisible(c) {
+            continue;
+        }
+        out.push(homoglyph::fold(c));
+    }
+}
+
+/// Normalises a whole string the way views do (used for keyword lists).
+pub fn normalize_str(s: &str, lower: bool) -> String {
+    let kind = if lower {
+        ViewKind::Lower
+    } else {
+        ViewKind::Folded
+    };
+    View::build(s, kind).text().to_owned()
+}
+
+/// Iterator over `(start, end)` byte ranges of segments.
+pub struct Segments<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Segments<'a> {
+    /// Segments of `text`.
+    pub fn new(text: &'a str) -> Self {
+        Segments { text, pos: 0 }
+    }
+}
+
+impl Iterator for Segments<'_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        let rest = self.text.get(self.pos..)?;
+        let mut it = rest.char_indices();
+        let (_, first) = it.next()?;
+        let start = self.pos;
+        let mut end = start + first.len_utf8();
+        let mut non_starters = 0;
+        for (i, c) in it {
+            if c.is_ascii() || canonical_combining_class(c) == 0 || non_starters == MAX_NON_STARTERS
+            {
+                break;
+            }
+            non_starters += 1;
+            end = start + i + c.len_utf8();
+        }
+        self.pos = end;
+        Some((start, end))
+    }
+}
+
+/// The end of the longest prefix of `text` made of complete segments, assuming more text may
+/// follow: the start of the last segment (whose trailing non-starters may still arrive).
+pub fn complete_prefix(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    match bytes.last() {
+        None => 0,
+        Some(b) if b.is_ascii() => bytes.len() - 1,
+        Some(_) => {
+            // Walk back to a starter at most MAX_NON_STARTERS + 1 characters back, then segment
+            // forward from there to find the last segment's start.
+            let mut anchor = None;
+            for (count, (i, c)) in text.char_indices().rev().enumerate() {
+                if c.is_ascii() || canonical_combining_class(c) == 0 {
+                    anchor = Some(i);
+                    break;
+                }
+                if count > 2 * MAX_NON_STARTERS + 2 {
+                    break;
+                }
+            }
+            let from = match anchor {
+                Some(a) => a,
+                None => return 0,
+            };
+            let mut last = from;
+            for (s, _) in Segments::new(&text[from..]) {
+                last = from + s;
+            }
+            last
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ascii_lower_is_identity_mapped() {
+        let v = View::build("Hello World", ViewKind::Lower);
+        assert_eq!(v.text(), "hello world");
+        assert_eq!(v.orig_start(6), 6);
+        assert_eq!(v.orig_end(11), 11);
+    }
+
+    #[test]
+    fn zero_width_and_homoglyphs_are_folded_and_mapped_back() {
+        // "ig\u{200B}nоre" with a Cyrillic о.
+        let orig = "say ig\u{200B}n\u{043E}re now";
+        let v = View::build(orig, ViewKind::Lower);
+        assert_eq!(v.text(), "say ignore now");
+        let s = v.text().find("ignore").unwrap_or(0);
+        let e = s + "ignore".len();
+        assert_eq!(
+            &orig[v.orig_start(s)..v.orig_end(e)],
+            "ig\u{200B}n\u{043E}re"
+        );
+    }
+
+    #[test]
+    fn nfkc_fullwidth_and_ligatures() {
+        let orig = "ＡＢＣ \u{FB01}le";
+        let v = View::build(orig, ViewKind::Lower);
+        assert_eq!(v.text(), "abc file");
+        let s = 4;
+        assert_eq!(&orig[v.orig_start(s)..v.orig_end(s + 4)], "\u{FB01}le");
+        // A match ending inside the ligature maps to the whole ligature.
+        assert_eq!(&orig[v.orig_start(s)..v.orig_end(s + 1)], "\u{FB01}");
+    }
+
+    #[test]
+    fn combining_marks_compose_within_a_segment() {
+        let orig = "cafe\u{0301}!";
+        let v = View::build(orig, ViewKind::Folded);
+        assert_eq!(v.text(), "caf\u{E9}!");
+        assert_eq!(v.to_view(orig.len() - 1), v.text().len() - 1);
+    }
+
+    #[test]
+    fn complete_prefix_holds_back_last_segment() {
+        assert_eq!(complete_prefix("abc"), 2);
+        assert_eq!(complete_prefix("ab\u{0301}"), 1);
+        assert_eq!(complete_prefix(""), 0);
+        assert_eq!(complete_prefix("\u{0301}"), 0);
+    }
+
+    #[test]
+    fn segments_cap_long_runs_of_marks() {
+        let s: String = std::iter::once('a')
+            .chain(std::iter::repeat_n('\u{0301}', 40))
+            .collect();
+        let segs: Vec<_> = Segments::new(&s).collect();
+        assert_eq!(segs.len(), 2);
+        assert_eq!(segs[0], (0, 1 + 2 * MAX_NON_STARTERS));
+    }
+}
