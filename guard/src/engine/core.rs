@@ -520,7 +520,7 @@ fn scan_one(
                     live = live_at(from, slot);
                 }
             }
-            Some(c) => break c.start.max(from),
+            Some(c) => break c.start.min(determined).max(from),
             None => break determined.min(n),
         }
     };
