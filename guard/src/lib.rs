@@ -46,6 +46,7 @@ mod homoglyph;
 pub mod normalize;
 pub mod policy;
 mod stream;
+pub mod testing;
 #[cfg(feature = "onnx")]
 pub mod toxicity;
 mod types;

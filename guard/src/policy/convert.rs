@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_saphyr::Spanned;
 
-use super::wire::{DetectorType, PolicyWire, RuleWire, TestCaseWire};
+use super::wire::{DetectorType, PolicyWire, RuleWire, TestCaseWire, ToxicityLabels};
 use super::{CustomPii, DetectorSpec, Policy, PolicyError, Rule, SourceLocation, TestCase};
 use super::{InjectionCheck, PiiEntity, SecretKind, ValidatorKind};
 use crate::detector::regex_rule::{RegexDetector, check_pattern};
@@ -150,17 +150,14 @@ fn load_src(
 }
 
 fn convert_test(i: usize, t: TestCaseWire, file: &Arc<str>) -> TestCase {
+    let location = location(file, &t.text);
     TestCase {
         name: t.name.unwrap_or_else(|| format!("tests[{i}]")),
-        text: t.text,
+        text: t.text.value,
         direction: t.direction.unwrap_or(Direction::Input),
         verdict: t.expect.verdict,
         kinds: t.expect.kinds,
-        location: SourceLocation {
-            file: file.clone(),
-            line: 0,
-            column: 0,
-        },
+        location,
     }
 }
 
@@ -204,7 +201,7 @@ fn allowed_options(t: DetectorType) -> &'static [&'static str] {
         DetectorType::Secrets => &["secrets", "min_entropy"],
         DetectorType::Injection => &["checks"],
         DetectorType::Length => &["max", "unit"],
-        DetectorType::Toxicity => &["labels"],
+        DetectorType::Toxicity => &["labels", "model", "on_error", "stream", "every_words"],
     }
 }
 
@@ -224,6 +221,10 @@ fn present_options(w: &RuleWire) -> Vec<&'static str> {
         ("max", w.max.is_some()),
         ("unit", w.unit.is_some()),
         ("labels", w.labels.is_some()),
+        ("model", w.model.is_some()),
+        ("on_error", w.on_error.is_some()),
+        ("stream", w.stream.is_some()),
+        ("every_words", w.every_words.is_some()),
     ];
     flags.iter().filter(|f| f.1).map(|f| f.0).collect()
 }
@@ -413,10 +414,35 @@ fn convert_rule(
                 unit: w.unit.unwrap_or_default(),
             }
         }
-        DetectorType::Toxicity => DetectorSpec::External {
-            type_name: "toxicity".to_owned(),
-            labels: w.labels.clone().unwrap_or_default(),
-        },
+        DetectorType::Toxicity => {
+            let (labels, thresholds) = match w.labels.clone() {
+                None => (Vec::new(), Vec::new()),
+                Some(ToxicityLabels::List(l)) => (l, Vec::new()),
+                Some(ToxicityLabels::Thresholds(map)) => {
+                    if w.threshold.is_some() {
+                        return Err(err(
+                            "give either `threshold` or per-label thresholds in `labels`, not both"
+                                .into(),
+                        ));
+                    }
+                    if let Some((l, t)) = map.iter().find(|(_, t)| !(0.0..=1.0).contains(*t)) {
+                        return Err(err(format!(
+                            "the threshold of label `{l}` must be between 0 and 1, got {t}"
+                        )));
+                    }
+                    (map.keys().cloned().collect(), map.into_iter().collect())
+                }
+            };
+            DetectorSpec::External {
+                type_name: "toxicity".to_owned(),
+                labels,
+                thresholds,
+                model: w.model.clone(),
+                on_error: w.on_error.unwrap_or_default(),
+                stream: w.stream.unwrap_or_default(),
+                every_words: w.every_words.unwrap_or(0),
+            }
+        }
     };
     Ok(Rule {
         id: Arc::from(id.as_str()),

@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 pub use error::PolicyError;
 pub use wire::{DetectorType, InjectionCheck, LengthUnit, PiiEntity, SecretKind, ValidatorKind};
+pub use wire::{OnError, StreamMode, ToxicityLabels};
 
 use crate::types::{Action, Direction, Severity, Verdict};
 
@@ -130,6 +131,16 @@ pub enum DetectorSpec {
         type_name: String,
         /// Labels to act on (empty: all).
         labels: Vec<String>,
+        /// Per-label thresholds, when `labels:` was a map (then `labels` holds its keys).
+        thresholds: Vec<(String, f32)>,
+        /// The model to use (`model:`), if named.
+        model: Option<String>,
+        /// What a run-time failure does.
+        on_error: OnError,
+        /// Streaming mode for output rules.
+        stream: StreamMode,
+        /// Extra checkpoint every this many words (0: sentence ends only).
+        every_words: u32,
     },
 }
 

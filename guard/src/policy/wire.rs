@@ -156,9 +156,55 @@ pub struct RuleWire {
     #[serde(default)]
     pub unit: Option<LengthUnit>,
 
-    /// `toxicity`: the classifier labels to act on (default: all the classifier has).
+    /// `toxicity`: the labels to act on, as a list (each at `threshold`, default 0.5) or as a map of
+    /// per-label thresholds (`{toxic: 0.8, threat: 0.5}`); default: the model's defaults.
     #[serde(default)]
-    pub labels: Option<Vec<String>>,
+    pub labels: Option<ToxicityLabels>,
+    /// `toxicity`: the classifier (`jigsaw-bilstm`, the default, or `profanity-svm`).
+    #[serde(default)]
+    pub model: Option<String>,
+    /// `toxicity`: what a classifier failure at run time does (default `block`: fail closed).
+    #[serde(default)]
+    pub on_error: Option<OnError>,
+    /// `toxicity`, output rules: hold streamed text until it is scored, or release it at once and
+    /// cut the stream on a late verdict (default `hold`).
+    #[serde(default)]
+    pub stream: Option<StreamMode>,
+    /// `toxicity`, output rules: also score after this many words without a sentence end.
+    #[serde(default)]
+    pub every_words: Option<u32>,
+}
+
+/// The `labels:` of a `toxicity` rule.
+#[derive(Debug, Clone, PartialEq, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ToxicityLabels {
+    /// Label names, all at the rule's `threshold`.
+    List(Vec<String>),
+    /// Label name to threshold (0 to 1).
+    Thresholds(std::collections::BTreeMap<String, f32>),
+}
+
+/// What a `toxicity` rule does when its classifier fails at run time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// Fail closed: report a `toxicity.error` finding, acted on like a match.
+    #[default]
+    Block,
+    /// Fail open: let the text pass unchecked.
+    Allow,
+}
+
+/// How an output `toxicity` rule treats streamed text.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamMode {
+    /// Hold text until a checkpoint after it has been scored.
+    #[default]
+    Hold,
+    /// Release text at once; cut the stream when a late verdict blocks.
+    Release,
 }
 
 /// Built-in PII entities.
@@ -282,7 +328,8 @@ pub struct TestCaseWire {
     #[serde(default)]
     pub name: Option<String>,
     /// The text to check.
-    pub text: String,
+    #[schemars(with = "String")]
+    pub text: Spanned<String>,
     /// Which side to check it on (default `input`).
     #[serde(default)]
     pub direction: Option<Direction>,
