@@ -32,3 +32,28 @@ fn missing_and_broken_libraries_are_reported_at_load() {
         other => panic!("expected LibraryLoad, got {other}"),
     }
 }
+
+#[test]
+fn a_policy_with_a_toxicity_rule_fails_to_build_without_the_library() {
+    use std::sync::Arc;
+
+    use palisade_guard::toxicity::ToxicityFactory;
+    use palisade_guard::{Guard, Policy};
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = RuntimeConfig {
+        library: Some(dir.path().join("missing.so")),
+        ..RuntimeConfig::default()
+    };
+    let yaml = "version: '1'\nname: t\ninput:\n  - {id: tox, type: toxicity, action: block}\n";
+    let policy = Policy::from_yaml_str(yaml, "inline").unwrap();
+    let err = Guard::builder(policy)
+        .register("toxicity", Arc::new(ToxicityFactory::new(config)))
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("tox") && err.contains("ONNX Runtime library not found"),
+        "{err}"
+    );
+}

@@ -12,11 +12,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ort::session::Session;
 
+type Slot<O> = Arc<Mutex<Option<Result<Vec<O>, String>>>>;
+
 type RunFn<I, O> = dyn Fn(&mut Session, &[I]) -> Result<Vec<O>, String> + Send + Sync;
 
 struct Ticket<I, O> {
     rows: Vec<I>,
-    slot: Arc<Mutex<Option<Result<Vec<O>, String>>>>,
+    slot: Slot<O>,
 }
 
 /// A session shared by all callers, running rows of type `I` into results of type `O`.

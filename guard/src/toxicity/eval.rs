@@ -48,7 +48,7 @@ fn de_label<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
     /// The file could not be read.
-    #[error("cannot read the labelled set {path}: {source}")]
+    #[error("cannot read the labelled set {path}")]
     Read {
         /// The file.
         path: String,

@@ -27,7 +27,8 @@ pub struct FailureEvent {
 /// The key of one failure counter: rule, model, error kind, and whether it failed open.
 pub type FailureKey = (Arc<str>, String, &'static str, bool);
 
-type Hook = Arc<dyn Fn(&FailureEvent) + Send + Sync>;
+/// A function called on every failure.
+pub type Hook = Arc<dyn Fn(&FailureEvent) + Send + Sync>;
 
 static COUNTS: Mutex<BTreeMap<FailureKey, u64>> = Mutex::new(BTreeMap::new());
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
@@ -69,6 +70,6 @@ pub fn failure_total() -> u64 {
 }
 
 /// Installs (or, with `None`, removes) the function called on every failure.
-pub fn set_failure_hook(hook: Option<Arc<dyn Fn(&FailureEvent) + Send + Sync>>) {
+pub fn set_failure_hook(hook: Option<Hook>) {
     *HOOK.write().unwrap_or_else(|e| e.into_inner()) = hook;
 }

@@ -10,10 +10,16 @@
 //! process by [`load_model`] and shared by every rule and thread, with concurrent requests batched
 //! together ([`batch`]). Long inputs are scored in overlapping windows and a text's score is the
 //! maximum over its windows ([`window`]).
+//!
+//! Policies use them through [`ToxicityFactory`], registered with the guard builder:
+//! `Guard::builder(policy).register("toxicity", Arc::new(ToxicityFactory::new(config)))`.
+//! Streamed output can also be checked with [`stream::ToxicityStream`] (checkpoints, a sliding
+//! window, a final pass, `hold` or `release`).
 
 pub mod assets;
 pub mod batch;
 pub mod bilstm;
+pub mod detector;
 pub mod error;
 pub mod eval;
 pub mod keras_tokenizer;
@@ -28,6 +34,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 pub use assets::{JIGSAW_BILSTM, KNOWN_MODELS, ModelSource, PROFANITY_SVM};
+pub use detector::ToxicityFactory;
 pub use error::ToxicityError;
 pub use runtime::RuntimeConfig;
 

@@ -16,15 +16,7 @@ use std::sync::Arc;
 use super::error::ToxicityError;
 use super::{TextScores, ToxicityModel};
 
-/// Whether streamed text waits for its score (`stream:` of a toxicity rule).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum StreamMode {
-    /// Release text only after a checkpoint after it has passed.
-    #[default]
-    Hold,
-    /// Release text at once; cut the stream when a late verdict blocks.
-    Release,
-}
+pub use crate::policy::StreamMode;
 
 /// Settings of one streaming toxicity check.
 #[derive(Debug, Clone)]
@@ -48,7 +40,8 @@ pub struct StreamBlock {
     pub start: usize,
     /// End of that range.
     pub end: usize,
-    /// Whether part of that window had already been released (only in `release` mode).
+    /// Whether text judged by this verdict had already been released: at a checkpoint, text after
+    /// the previous checkpoint (only in `release` mode); in the final pass, any of the window.
     pub late: bool,
     /// Whether the final pass over the whole text found it.
     pub final_pass: bool,
@@ -146,6 +139,7 @@ impl ToxicityStream {
     }
 
     fn verdict(&self, scores: &TextScores, offset: usize, final_pass: bool) -> Option<StreamBlock> {
+        let judged_from = if final_pass { 0 } else { self.checked };
         for &(label, threshold) in &self.config.thresholds {
             if let Some(w) = scores.first_window_over(label, threshold) {
                 let (start, end) = (offset + w.start, offset + w.end);
@@ -154,7 +148,7 @@ impl ToxicityStream {
                     score: w.scores[label],
                     start,
                     end,
-                    late: self.released > start,
+                    late: self.released > start.max(judged_from),
                     final_pass,
                 });
             }
