@@ -10,26 +10,24 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ort::session::Session;
-
 type Slot<O> = Arc<Mutex<Option<Result<Vec<O>, String>>>>;
 
-type RunFn<I, O> = dyn Fn(&mut Session, &[I]) -> Result<Vec<O>, String> + Send + Sync;
+type RunFn<S, I, O> = dyn Fn(&mut S, &[I]) -> Result<Vec<O>, String> + Send + Sync;
 
 struct Ticket<I, O> {
     rows: Vec<I>,
     slot: Slot<O>,
 }
 
-/// A session shared by all callers, running rows of type `I` into results of type `O`.
-pub struct Combiner<I, O> {
-    session: Mutex<Session>,
+/// A session `S` shared by all callers, running rows of type `I` into results of type `O`.
+pub struct Combiner<S, I, O> {
+    session: Mutex<S>,
     queue: Mutex<VecDeque<Ticket<I, O>>>,
-    run: Box<RunFn<I, O>>,
+    run: Box<RunFn<S, I, O>>,
     max_batch: usize,
 }
 
-impl<I, O> std::fmt::Debug for Combiner<I, O> {
+impl<S, I, O> std::fmt::Debug for Combiner<S, I, O> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Combiner")
             .field("max_batch", &self.max_batch)
@@ -42,12 +40,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl<I: Send, O: Send> Combiner<I, O> {
+impl<S: Send, I: Send, O: Send> Combiner<S, I, O> {
     /// Wraps `session`; `run` turns one batch of rows into exactly one result per row.
     pub fn new(
-        session: Session,
+        session: S,
         max_batch: usize,
-        run: impl Fn(&mut Session, &[I]) -> Result<Vec<O>, String> + Send + Sync + 'static,
+        run: impl Fn(&mut S, &[I]) -> Result<Vec<O>, String> + Send + Sync + 'static,
     ) -> Self {
         Combiner {
             session: Mutex::new(session),
@@ -98,7 +96,7 @@ impl<I: Send, O: Send> Combiner<I, O> {
         taken
     }
 
-    fn serve(&self, session: &mut Session, tickets: Vec<Ticket<I, O>>) {
+    fn serve(&self, session: &mut S, tickets: Vec<Ticket<I, O>>) {
         if tickets.is_empty() {
             return;
         }
@@ -144,5 +142,71 @@ impl<I: Send, O: Send> Combiner<I, O> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The "session" records the size of every batch it runs and doubles each row.
+    fn combiner(max_batch: usize) -> Arc<Combiner<Vec<usize>, u32, u32>> {
+        Arc::new(Combiner::new(
+            Vec::new(),
+            max_batch,
+            |calls: &mut Vec<usize>, rows: &[u32]| {
+                calls.push(rows.len());
+                std::thread::sleep(Duration::from_millis(50));
+                Ok(rows.iter().map(|r| r * 2).collect())
+            },
+        ))
+    }
+
+    #[test]
+    fn a_lone_request_runs_in_chunks_of_max_batch() {
+        let c = combiner(4);
+        assert_eq!(
+            c.submit((0..10).collect()),
+            Ok((0..10).map(|r| r * 2).collect())
+        );
+        assert_eq!(*lock(&c.session), vec![4, 4, 2]);
+        assert_eq!(c.submit(Vec::new()), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn concurrent_requests_share_model_calls() {
+        let c = combiner(64);
+        let barrier = Arc::new(Barrier::new(8));
+        let handles: Vec<_> = (0..8u32)
+            .map(|t| {
+                let (c, barrier) = (Arc::clone(&c), Arc::clone(&barrier));
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let rows: Vec<u32> = (0..3).map(|i| t * 10 + i).collect();
+                    (t, c.submit(rows))
+                })
+            })
+            .collect();
+        for h in handles {
+            let (t, got) = h.join().unwrap_or_else(|_| (u32::MAX, Err("panic".into())));
+            assert_eq!(
+                got,
+                Ok((0..3).map(|i| (t * 10 + i) * 2).collect()),
+                "caller {t}"
+            );
+        }
+        let calls = lock(&c.session).clone();
+        assert_eq!(calls.iter().sum::<usize>(), 24);
+        // While the first call sleeps, the other callers queue up and ride along together.
+        assert!(calls.len() < 8, "no batching happened: {calls:?}");
+    }
+
+    #[test]
+    fn a_failed_call_fails_every_request_in_it() {
+        let c: Combiner<(), u32, u32> = Combiner::new((), 8, |_, _| Err("boom".to_owned()));
+        assert_eq!(c.submit(vec![1, 2]), Err("boom".to_owned()));
     }
 }

@@ -22,7 +22,7 @@ pub struct BilstmModel {
     maxlen: usize,
     stride: usize,
     pad_id: i64,
-    combiner: Combiner<Vec<i64>, Vec<f32>>,
+    combiner: Combiner<Session, Vec<i64>, Vec<f32>>,
 }
 
 fn tensor_dims(t: &ValueType) -> Option<(TensorElementType, Vec<i64>)> {

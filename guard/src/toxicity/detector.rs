@@ -23,6 +23,7 @@ use super::metrics::record_failure;
 use super::{
     JIGSAW_BILSTM, RuntimeConfig, ToxicityError, ToxicityModel, default_thresholds, load_model,
 };
+use crate::GuardBuilder;
 use crate::detector::classifier::{MAX_SENTENCE, sentence_end, sentence_start};
 use crate::detector::{Candidate, Detector, DetectorFactory};
 use crate::normalize::ViewKind;
@@ -39,6 +40,17 @@ impl ToxicityFactory {
     pub fn new(config: RuntimeConfig) -> Self {
         ToxicityFactory { config }
     }
+
+    /// A factory configured from the environment ([`RuntimeConfig::from_env`]).
+    pub fn from_env() -> Self {
+        ToxicityFactory::new(RuntimeConfig::from_env())
+    }
+}
+
+/// Registers the ONNX toxicity models for `type: toxicity` rules, configured from the
+/// environment: `toxicity::register(Guard::builder(policy)).build()`.
+pub fn register(builder: GuardBuilder) -> GuardBuilder {
+    builder.register("toxicity", Arc::new(ToxicityFactory::from_env()))
 }
 
 /// The `(label index, threshold)` pairs of a rule, checked against the model's labels.

@@ -45,6 +45,36 @@ impl Default for RuntimeConfig {
     }
 }
 
+/// Environment variable: intra-op threads per session (default 1).
+pub const THREADS_ENV: &str = "PALISADE_ORT_THREADS";
+/// Environment variable: most windows per batched model call (default 32).
+pub const BATCH_ENV: &str = "PALISADE_TOXICITY_BATCH";
+/// Environment variable: a folder of model files replacing the built-in copies.
+pub const MODELS_ENV: &str = "PALISADE_TOXICITY_MODELS";
+
+impl RuntimeConfig {
+    /// The defaults, overridden by `PALISADE_ORT_THREADS`, `PALISADE_TOXICITY_BATCH` and
+    /// `PALISADE_TOXICITY_MODELS` where set (unparsable numbers are ignored). The library is
+    /// still found through `ORT_DYLIB_PATH` or the asset cache.
+    pub fn from_env() -> Self {
+        let num = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<usize>().ok())
+                .filter(|&n| n > 0)
+        };
+        let d = RuntimeConfig::default();
+        RuntimeConfig {
+            library: None,
+            intra_threads: num(THREADS_ENV).unwrap_or(d.intra_threads),
+            max_batch: num(BATCH_ENV).unwrap_or(d.max_batch),
+            models_dir: std::env::var_os(MODELS_ENV)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from),
+        }
+    }
+}
+
 /// The asset cache's copy of the library, following the same rules as `palisade fetch`.
 pub fn cached_library() -> Option<PathBuf> {
     let home = std::env::var_os("PALISADE_HOME")

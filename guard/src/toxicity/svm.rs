@@ -29,7 +29,7 @@ const OUTPUT: &str = "probabilities";
 pub struct SvmModel {
     name: String,
     labels: Vec<Arc<str>>,
-    combiner: Combiner<String, f32>,
+    combiner: Combiner<Session, String, f32>,
 }
 
 impl SvmModel {
