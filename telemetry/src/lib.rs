@@ -35,6 +35,7 @@
 
 mod allowlist;
 pub mod attrs;
+mod bound;
 pub mod config;
 mod export;
 mod instruments;

@@ -253,6 +253,7 @@ impl OtelSink {
             app_id: statics.app_id.clone().map(Value::from),
             health: health.clone(),
             groups,
+            series: crate::bound::Series::default(),
         };
 
         let tracer_provider = match &config.traces {

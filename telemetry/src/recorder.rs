@@ -7,9 +7,11 @@ use opentelemetry::{KeyValue, Value};
 
 use crate::allowlist::Allowlist;
 use crate::attrs::AttrKey;
+use crate::bound::{Key, Series};
 use crate::export::health::Health;
-use crate::instruments::{Instruments, key};
+use crate::instruments::{Exact, Instruments, key};
 use crate::record::{Direction, Outcome};
+use crate::registry::MetricId;
 use crate::sample::Sample;
 
 /// The detector value of the whole guard's time per request.
@@ -55,6 +57,12 @@ impl Attrs {
     }
 }
 
+impl AsRef<[KeyValue]> for Attrs {
+    fn as_ref(&self) -> &[KeyValue] {
+        self.as_slice()
+    }
+}
+
 fn direction(d: Direction) -> Value {
     Value::from(d.as_str())
 }
@@ -67,21 +75,72 @@ pub(crate) struct Recorder {
     pub(crate) app_id: Option<Value>,
     pub(crate) health: Arc<Health>,
     pub(crate) groups: Arc<Mutex<Vec<(u16, u16)>>>,
+    pub(crate) series: Series,
 }
 
 /// The most (model, policy) groups tracked for the device-count gauge.
 const MAX_GROUPS: usize = 16;
 
-impl Recorder {
+/// Attribute values shared by a sample's series.
+struct Ctx<'a> {
+    allow: &'a Allowlist,
+    provider: &'a Value,
+    device_class: Option<&'a Value>,
+    app_id: Option<&'a Value>,
+    model: u16,
+    policy: u16,
+}
+
+impl Ctx<'_> {
     fn config(&self, attrs: &mut Attrs) {
-        if let Some(c) = &self.device_class {
+        if let Some(c) = self.device_class {
             attrs.push(AttrKey::DeviceClass, c.clone());
         }
-        if let Some(a) = &self.app_id {
+        if let Some(a) = self.app_id {
             attrs.push(AttrKey::AppId, a.clone());
         }
     }
 
+    /// model, policy hash, device class, app id
+    fn base(&self) -> Attrs {
+        let mut a = Attrs::new();
+        a.push(AttrKey::RequestModel, self.allow.models.value(self.model))
+            .push(AttrKey::PolicyHash, self.allow.policies.value(self.policy));
+        self.config(&mut a);
+        a
+    }
+
+    /// operation, provider, model, [error.type], policy hash, config
+    fn genai(&self, error: bool) -> Attrs {
+        let mut a = Attrs::new();
+        a.push(AttrKey::OperationName, Value::from("chat"))
+            .push(AttrKey::ProviderName, self.provider.clone())
+            .push(AttrKey::RequestModel, self.allow.models.value(self.model));
+        if error {
+            a.push(AttrKey::ErrorType, Value::from("inference_error"));
+        }
+        a.push(AttrKey::PolicyHash, self.allow.policies.value(self.policy));
+        self.config(&mut a);
+        a
+    }
+
+    fn key(&self, metric: MetricId, slot: u8, a: u16, b: u16) -> Key {
+        Key {
+            metric,
+            slot,
+            ids: [self.model, self.policy, a, b],
+        }
+    }
+}
+
+fn direction_slot(d: Direction) -> u8 {
+    match d {
+        Direction::Input => 0,
+        Direction::Output => 1,
+    }
+}
+
+impl Recorder {
     fn note_group(&self, model: u16, policy: u16) {
         let mut groups = match self.groups.lock() {
             Ok(g) => g,
@@ -93,18 +152,18 @@ impl Recorder {
     }
 
     /// Records one sample.
-    pub(crate) fn record(&self, s: &Sample, allow: &Allowlist) {
+    pub(crate) fn record(&mut self, s: &Sample, allow: &Allowlist) {
         self.note_group(s.model, s.policy);
-        let model = allow.models.value(s.model);
-        let policy = allow.policies.value(s.policy);
-        // model, policy hash, device class, app id
-        let mut base = Attrs::new();
-        base.push(AttrKey::RequestModel, model.clone())
-            .push(AttrKey::PolicyHash, policy.clone());
-        self.config(&mut base);
-
+        let ctx = Ctx {
+            allow,
+            provider: &self.provider,
+            device_class: self.device_class.as_ref(),
+            app_id: self.app_id.as_ref(),
+            model: s.model,
+            policy: s.policy,
+        };
         if let Some(exact) = &self.instruments.exact {
-            self.record_exact(exact, s, allow, &base, model, policy);
+            record_exact(exact, &mut self.series, &ctx, s);
         }
         if let Some(dp) = &self.instruments.dp {
             let report = {
@@ -121,138 +180,209 @@ impl Recorder {
             };
             match report {
                 Ok(Some(r)) => {
-                    let attrs = base.as_slice();
-                    dp.reports.add(1, attrs);
-                    dp.refused.add(u64::from(r.refused), attrs);
-                    dp.flagged.add(u64::from(r.flagged), attrs);
-                    dp.output_tokens.add(r.output_tokens, attrs);
+                    let series = &mut self.series;
+                    let base = || ctx.base();
+                    series.counters.measure(
+                        &dp.reports,
+                        ctx.key(MetricId::DpReports, 0, 0, 0),
+                        1,
+                        base,
+                    );
+                    series.counters.measure(
+                        &dp.refused,
+                        ctx.key(MetricId::DpRefused, 0, 0, 0),
+                        u64::from(r.refused),
+                        base,
+                    );
+                    series.counters.measure(
+                        &dp.flagged,
+                        ctx.key(MetricId::DpFlagged, 0, 0, 0),
+                        u64::from(r.flagged),
+                        base,
+                    );
+                    series.up_down.measure(
+                        &dp.output_tokens,
+                        ctx.key(MetricId::DpOutputTokens, 0, 0, 0),
+                        r.output_tokens,
+                        base,
+                    );
                 }
                 Ok(None) | Err(_) => Health::add(&self.health.dp_suppressed, 1),
             }
         }
     }
+}
 
-    fn record_exact(
-        &self,
-        exact: &crate::instruments::Exact,
-        s: &Sample,
-        allow: &Allowlist,
-        base: &Attrs,
-        model: Value,
-        policy: Value,
-    ) {
-        let model_ran = s.outcome != Outcome::BlockedInput;
-        let success = matches!(s.outcome, Outcome::Completed | Outcome::Length);
-        // GenAI attributes: operation, provider, model, [error.type], policy, config.
-        let mut genai = Attrs::new();
-        genai
-            .push(AttrKey::OperationName, Value::from("chat"))
-            .push(AttrKey::ProviderName, self.provider.clone())
-            .push(AttrKey::RequestModel, model);
-        let mut with_error = Attrs::new();
-        with_error.extend(&genai);
-        if s.outcome == Outcome::Error {
-            with_error.push(AttrKey::ErrorType, Value::from("inference_error"));
-        }
-        for a in [&mut genai, &mut with_error] {
-            a.push(AttrKey::PolicyHash, policy.clone());
-            self.config(a);
-        }
+fn record_exact(exact: &Exact, series: &mut Series, ctx: &Ctx<'_>, s: &Sample) {
+    use MetricId as I;
+    let model_ran = s.outcome != Outcome::BlockedInput;
+    let success = matches!(s.outcome, Outcome::Completed | Outcome::Length);
+    let error = s.outcome == Outcome::Error;
+    let (hist, counters) = (&mut series.f64_histograms, &mut series.counters);
 
-        exact
-            .operation_duration
-            .record(s.total.as_secs_f64(), with_error.as_slice());
-        if model_ran {
-            let last_token = s
-                .time_to_first_token
-                .map(|t| t + s.decode)
-                .unwrap_or(s.total);
-            exact
-                .request_duration
-                .record(last_token.as_secs_f64(), with_error.as_slice());
-            for (kind, n) in [("input", s.prompt_tokens), ("output", s.completion_tokens)] {
-                let mut attrs = Attrs::new();
-                attrs
-                    .extend(&genai)
-                    .push(AttrKey::TokenType, Value::from(kind));
-                exact.token_usage.record(n, attrs.as_slice());
-            }
+    hist.measure(
+        &exact.operation_duration,
+        ctx.key(I::ClientOperationDuration, u8::from(error), 0, 0),
+        s.total.as_secs_f64(),
+        || ctx.genai(error),
+    );
+    if model_ran {
+        let last_token = s
+            .time_to_first_token
+            .map(|t| t + s.decode)
+            .unwrap_or(s.total);
+        hist.measure(
+            &exact.request_duration,
+            ctx.key(I::ServerRequestDuration, u8::from(error), 0, 0),
+            last_token.as_secs_f64(),
+            || ctx.genai(error),
+        );
+        for (slot, kind, n) in [
+            (0, "input", s.prompt_tokens),
+            (1, "output", s.completion_tokens),
+        ] {
+            series.u64_histograms.measure(
+                &exact.token_usage,
+                ctx.key(I::ClientTokenUsage, slot, 0, 0),
+                n,
+                || {
+                    let mut a = ctx.genai(false);
+                    a.push(AttrKey::TokenType, Value::from(kind));
+                    a
+                },
+            );
         }
-        if success {
-            if let Some(ttft) = s.time_to_first_token {
-                exact
-                    .time_to_first_token
-                    .record(ttft.as_secs_f64(), genai.as_slice());
-            }
-            if s.completion_tokens > 1 {
-                let per = s.decode.as_secs_f64() / (s.completion_tokens - 1) as f64;
-                exact.time_per_output_token.record(per, genai.as_slice());
-            }
+    }
+    if success {
+        if let Some(ttft) = s.time_to_first_token {
+            hist.measure(
+                &exact.time_to_first_token,
+                ctx.key(I::ServerTimeToFirstToken, 0, 0, 0),
+                ttft.as_secs_f64(),
+                || ctx.genai(false),
+            );
         }
+        if s.completion_tokens > 1 {
+            let per = s.decode.as_secs_f64() / (s.completion_tokens - 1) as f64;
+            hist.measure(
+                &exact.time_per_output_token,
+                ctx.key(I::ServerTimePerOutputToken, 0, 0, 0),
+                per,
+                || ctx.genai(false),
+            );
+        }
+    }
 
-        for hit in s.hits() {
-            let mut attrs = Attrs::new();
-            attrs
-                .push(AttrKey::Direction, direction(hit.direction))
-                .push(AttrKey::RuleId, allow.rules.value(hit.rule))
-                .push(AttrKey::FindingKind, allow.kinds.value(hit.kind))
-                .push(AttrKey::Action, Value::from(hit.action.as_str()))
-                .extend(base);
-            exact.decisions.add(u64::from(hit.count), attrs.as_slice());
-        }
-        let refused = match s.outcome {
-            Outcome::BlockedInput => Some(Direction::Input),
-            Outcome::BlockedOutput => Some(Direction::Output),
-            _ => None,
-        };
-        if let Some(d) = refused {
-            let mut attrs = Attrs::new();
-            attrs.push(AttrKey::Direction, direction(d)).extend(base);
-            exact.refusals.add(1, attrs.as_slice());
-        }
-        let mut config = Attrs::new();
-        config.push(AttrKey::PolicyHash, policy);
-        self.config(&mut config);
-        let mut all = Attrs::new();
-        all.push(AttrKey::Detector, Value::from(ALL_DETECTORS))
-            .extend(&config);
-        exact
-            .guard_duration
-            .record(s.guard.as_secs_f64(), all.as_slice());
-        for d in s.detectors() {
-            let mut attrs = Attrs::new();
-            attrs
-                .push(AttrKey::Direction, direction(d.direction))
-                .push(AttrKey::Detector, allow.detectors.value(d.detector))
-                .extend(&config);
-            exact
-                .guard_duration
-                .record(d.elapsed.as_secs_f64(), attrs.as_slice());
-            if d.errors > 0 {
-                exact
-                    .classifier_errors
-                    .add(u64::from(d.errors), attrs.as_slice());
+    for hit in s.hits() {
+        let slot = direction_slot(hit.direction) * 4 + hit.action as u8;
+        counters.measure(
+            &exact.decisions,
+            ctx.key(I::GuardDecisions, slot, hit.rule, hit.kind),
+            u64::from(hit.count),
+            || {
+                let mut a = Attrs::new();
+                a.push(AttrKey::Direction, direction(hit.direction))
+                    .push(AttrKey::RuleId, ctx.allow.rules.value(hit.rule))
+                    .push(AttrKey::FindingKind, ctx.allow.kinds.value(hit.kind))
+                    .push(AttrKey::Action, Value::from(hit.action.as_str()))
+                    .extend(&ctx.base());
+                a
+            },
+        );
+    }
+    let refused = match s.outcome {
+        Outcome::BlockedInput => Some(Direction::Input),
+        Outcome::BlockedOutput => Some(Direction::Output),
+        _ => None,
+    };
+    if let Some(d) = refused {
+        counters.measure(
+            &exact.refusals,
+            ctx.key(I::GuardRefusals, direction_slot(d), 0, 0),
+            1,
+            || {
+                let mut a = Attrs::new();
+                a.push(AttrKey::Direction, direction(d)).extend(&ctx.base());
+                a
+            },
+        );
+    }
+    // Detector series carry the policy hash and configuration, not the model.
+    let detector_attrs = |d: Option<(Direction, u16)>| {
+        let mut a = Attrs::new();
+        match d {
+            Some((dir, det)) => {
+                a.push(AttrKey::Direction, direction(dir))
+                    .push(AttrKey::Detector, ctx.allow.detectors.value(det));
+            }
+            None => {
+                a.push(AttrKey::Detector, Value::from(ALL_DETECTORS));
             }
         }
+        a.push(AttrKey::PolicyHash, ctx.allow.policies.value(ctx.policy));
+        ctx.config(&mut a);
+        a
+    };
+    let detector_key = |metric: MetricId, slot: u8, det: u16| Key {
+        metric,
+        slot,
+        ids: [0, ctx.policy, det, 0],
+    };
+    hist.measure(
+        &exact.guard_duration,
+        detector_key(I::GuardDuration, 2, 0),
+        s.guard.as_secs_f64(),
+        || detector_attrs(None),
+    );
+    for d in s.detectors() {
+        let slot = direction_slot(d.direction);
+        let attrs = || detector_attrs(Some((d.direction, d.detector)));
+        hist.measure(
+            &exact.guard_duration,
+            detector_key(I::GuardDuration, slot, d.detector),
+            d.elapsed.as_secs_f64(),
+            attrs,
+        );
+        if d.errors > 0 {
+            counters.measure(
+                &exact.classifier_errors,
+                detector_key(I::ClassifierErrors, slot, d.detector),
+                u64::from(d.errors),
+                attrs,
+            );
+        }
+    }
 
-        let base = base.as_slice();
-        if let Some(b) = s.stream_holdback_bytes {
-            exact.holdback.record(u64::from(b), base);
+    if let Some(b) = s.stream_holdback_bytes {
+        series.u64_histograms.measure(
+            &exact.holdback,
+            ctx.key(I::StreamHoldback, 0, 0, 0),
+            u64::from(b),
+            || ctx.base(),
+        );
+    }
+    let signals = [
+        (&exact.mean_logprob, I::SignalMeanLogprob, s.mean_logprob),
+        (&exact.mean_entropy, I::SignalMeanEntropy, s.mean_entropy),
+        (&exact.max_entropy, I::SignalMaxEntropy, s.max_entropy),
+        (
+            &exact.low_confidence,
+            I::SignalLowConfidence,
+            s.low_confidence_fraction,
+        ),
+        (&exact.repetition, I::SignalRepetition, s.repetition),
+    ];
+    for (h, id, value) in signals {
+        if let Some(v) = value {
+            hist.measure(h, ctx.key(id, 0, 0, 0), f64::from(v), || ctx.base());
         }
-        let signals = [
-            (&exact.mean_logprob, s.mean_logprob),
-            (&exact.mean_entropy, s.mean_entropy),
-            (&exact.max_entropy, s.max_entropy),
-            (&exact.low_confidence, s.low_confidence_fraction),
-            (&exact.repetition, s.repetition),
-        ];
-        for (hist, value) in signals {
-            if let Some(v) = value {
-                hist.record(f64::from(v), base);
-            }
-        }
-        if let Some(n) = s.ungrounded_numbers {
-            exact.ungrounded_numbers.record(u64::from(n), base);
-        }
+    }
+    if let Some(n) = s.ungrounded_numbers {
+        series.u64_histograms.measure(
+            &exact.ungrounded_numbers,
+            ctx.key(I::SignalUngroundedNumbers, 0, 0, 0),
+            u64::from(n),
+            || ctx.base(),
+        );
     }
 }

@@ -103,10 +103,13 @@ pub(crate) fn spawn(
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("palisade-telemetry".to_owned())
-        .spawn(move || run(&queue, &allow, &recorder))
+        .spawn(move || {
+            let mut recorder = recorder;
+            run(&queue, &allow, &mut recorder);
+        })
 }
 
-fn run(queue: &Queue, allow: &RwLock<Arc<Allowlist>>, recorder: &Recorder) {
+fn run(queue: &Queue, allow: &RwLock<Arc<Allowlist>>, recorder: &mut Recorder) {
     let mut local: VecDeque<Sample> = VecDeque::new();
     loop {
         let (ticket, stop) = {
