@@ -311,7 +311,7 @@ pub const REGISTRY: &[MetricSpec] = &[
     m(I::SignalUngroundedNumbers, "palisade.signal.ungrounded_numbers", Histogram, "{number}",
       COUNT_BUCKETS, BASE, Exact, 64,
       "Numbers in the answer that appear nowhere in the prompt."),
-    m(I::DeviceCount, "palisade.privacy.device_count", Gauge, "{device}",
+    m(I::DeviceCount, "palisade.privacy.devices", Gauge, "{device}",
       &[], BASE, Grouped, 16,
       "1 per device and attribute set: summed by the fleet to hide groups of fewer than k devices."),
     m(I::DpReports, "palisade.dp.reports", Counter, "{report}",

@@ -80,6 +80,7 @@ fn simulate(params: DpParams, per_day: f64, seed: u64) -> Fleet {
 
 fn check(label: &str, estimate: f64, std_error: f64, truth: f64) {
     let z = (estimate - truth) / std_error;
+    eprintln!("{label}: truth {truth}, estimate {estimate:.1}, standard error {std_error:.1}, z {z:.2}");
     assert!(
         z.abs() <= 3.0,
         "{label}: estimate {estimate:.1} is {z:.2} standard errors ({std_error:.1}) from the truth {truth}"
@@ -92,6 +93,11 @@ fn fleet_estimates_from_10000_devices_are_within_the_stated_error() {
         let params = DpParams::new(epsilon_per_report, 256);
         let per_day = if epsilon_per_report < 1.0 { 1.0 } else { 9.0 };
         let f = simulate(params, per_day, seed);
+        eprintln!(
+            "epsilon per report {epsilon_per_report}: {} reports, truth probability {:.4}",
+            f.reports,
+            params.bits.truth_probability()
+        );
         let allowed = (per_day / epsilon_per_report).round() as usize;
         assert_eq!(
             f.reports as usize,
