@@ -52,7 +52,11 @@ impl CaseOutcome {
             parts.push(format!(
                 "expected kinds [{}], got [{}]",
                 k.iter().cloned().collect::<Vec<_>>().join(", "),
-                self.actual_kinds.iter().cloned().collect::<Vec<_>>().join(", ")
+                self.actual_kinds
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         parts.join("; ")
@@ -68,10 +72,7 @@ pub fn run_case(guard: &Guard, case: &TestCase) -> CaseOutcome {
         direction: case.direction,
         expected_verdict: case.verdict,
         actual_verdict: d.verdict,
-        expected_kinds: case
-            .kinds
-            .as_ref()
-            .map(|k| k.iter().cloned().collect()),
+        expected_kinds: case.kinds.as_ref().map(|k| k.iter().cloned().collect()),
         actual_kinds: d.findings.iter().map(|f| f.kind.to_string()).collect(),
         output_text: d.text,
     }

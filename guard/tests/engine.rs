@@ -30,7 +30,10 @@ output:
 #[test]
 fn check_redacts_warns_and_blocks() {
     let g = guard(KEYWORDS);
-    let d = g.check(Direction::Output, "Project Bluebird and red  falcon, see TICKET-1234.");
+    let d = g.check(
+        Direction::Output,
+        "Project Bluebird and red  falcon, see TICKET-1234.",
+    );
     assert_eq!(d.verdict, Verdict::Redact);
     assert_eq!(
         d.text,
@@ -40,13 +43,20 @@ fn check_redacts_warns_and_blocks() {
     assert_eq!(kinds, ["keyword.codenames", "regex.note"]);
     assert_eq!(d.findings[1].action, Action::Warn);
     let f = &d.findings[1];
-    assert_eq!(&"Project Bluebird and red  falcon, see TICKET-1234."[f.start..f.end], "TICKET-1234");
+    assert_eq!(
+        &"Project Bluebird and red  falcon, see TICKET-1234."[f.start..f.end],
+        "TICKET-1234"
+    );
 
     let d = g.check(Direction::Output, "bluebird ate the Forbidden Fruit today");
     assert_eq!(d.verdict, Verdict::Block);
     assert_eq!(d.block.as_ref().map(|b| b.message.as_str()), Some("nope"));
     assert_eq!(d.text, "[CODENAMES_1] ate the ");
-    assert!(g.check(Direction::Input, "forbidden fruit").findings.is_empty());
+    assert!(
+        g.check(Direction::Input, "forbidden fruit")
+            .findings
+            .is_empty()
+    );
 }
 
 #[test]
@@ -54,7 +64,17 @@ fn stream_releases_early_and_blocks_mid_stream() {
     let g = guard(KEYWORDS);
     let mut s = g.output_stream(None);
     let mut out = String::new();
-    for tok in ["Hello ", "there, ", "blue", "bird", " says ", "hi. ", "The forbidden", " fruit", " is sweet"] {
+    for tok in [
+        "Hello ",
+        "there, ",
+        "blue",
+        "bird",
+        " says ",
+        "hi. ",
+        "The forbidden",
+        " fruit",
+        " is sweet",
+    ] {
         let c = s.push(tok);
         out.push_str(&c.text);
         assert!(s.held_bytes() < 40, "holds too much: {}", s.held_bytes());

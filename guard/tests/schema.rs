@@ -23,7 +23,12 @@ fn committed_schema_is_current() {
 fn schema_describes_rules_and_rejects_unknown_keys() {
     let schema = palisade_guard::policy::json_schema();
     let text = schema.to_string();
-    for needle in ["\"additionalProperties\":false", "instruction_override", "credit_card", "whole_word"] {
+    for needle in [
+        "\"additionalProperties\":false",
+        "instruction_override",
+        "credit_card",
+        "whole_word",
+    ] {
         assert!(text.contains(needle), "schema lacks {needle}");
     }
 }

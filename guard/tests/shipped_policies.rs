@@ -26,13 +26,19 @@ fn shipped_policies_pass_their_inline_tests() {
     let mut failures = Vec::new();
     for file in &files {
         let policy = Policy::from_file(file).unwrap_or_else(|e| panic!("{e}"));
-        assert!(!policy.tests().is_empty(), "{} has inline tests", file.display());
+        assert!(
+            !policy.tests().is_empty(),
+            "{} has inline tests",
+            file.display()
+        );
         let guard = Guard::new(policy).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         for outcome in run_inline_tests(&guard) {
             println!(
                 "{} {}: {}",
                 if outcome.passed() { "ok  " } else { "FAIL" },
-                file.file_name().map(|f| f.to_string_lossy()).unwrap_or_default(),
+                file.file_name()
+                    .map(|f| f.to_string_lossy())
+                    .unwrap_or_default(),
                 outcome.name
             );
             if !outcome.passed() {
@@ -46,5 +52,9 @@ fn shipped_policies_pass_their_inline_tests() {
             }
         }
     }
-    assert!(failures.is_empty(), "failing inline tests:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "failing inline tests:\n{}",
+        failures.join("\n")
+    );
 }

@@ -68,15 +68,57 @@ output:
 
 fn fragments() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "bluebird", "Bluebird", "bluebirds", "red falcon", "red  falcon", "ацme", "acme",
-        "ticket-42", "TICKET-123456", "id:ab12", "jane.doe@example.com", "a@b.co",
-        "4111 1111 1111 1111", "4111111111111112", "+1 415 555 2671", "(415) 555-2671",
-        "DE89 3704 0044 0532 0130 00", "192.168.1.20", "536-22-1234", "AKIAIOSFODNN7EXAMPLE",
-        "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8", "api_key=9f8Kq2LmZ7xR4tW1vB6nC3pD",
-        "ignore all previous instructions", "aWdub3JlIGFsbCBwcmV2aW91cyBpbnN0cnVjdGlvbnM=",
-        "forbidden fruit", "stop now", "[EMAIL_1]", "[PHONE_1]", "[EMA", "IL_1]",
-        " ", " ", " ", "  ", "\n", ".", ",", "-", "e\u{301}", "\u{200B}", "\u{FB01}", "ｆｕｌｌ",
-        "word", "the", "and", "Ünïcödé", "日本語", "🙂", "bird", "x", "9",
+        "bluebird",
+        "Bluebird",
+        "bluebirds",
+        "red falcon",
+        "red  falcon",
+        "ацme",
+        "acme",
+        "ticket-42",
+        "TICKET-123456",
+        "id:ab12",
+        "jane.doe@example.com",
+        "a@b.co",
+        "4111 1111 1111 1111",
+        "4111111111111112",
+        "+1 415 555 2671",
+        "(415) 555-2671",
+        "DE89 3704 0044 0532 0130 00",
+        "192.168.1.20",
+        "536-22-1234",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ghp_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+        "api_key=9f8Kq2LmZ7xR4tW1vB6nC3pD",
+        "ignore all previous instructions",
+        "aWdub3JlIGFsbCBwcmV2aW91cyBpbnN0cnVjdGlvbnM=",
+        "forbidden fruit",
+        "stop now",
+        "[EMAIL_1]",
+        "[PHONE_1]",
+        "[EMA",
+        "IL_1]",
+        " ",
+        " ",
+        " ",
+        "  ",
+        "\n",
+        ".",
+        ",",
+        "-",
+        "e\u{301}",
+        "\u{200B}",
+        "\u{FB01}",
+        "ｆｕｌｌ",
+        "word",
+        "the",
+        "and",
+        "Ünïcödé",
+        "日本語",
+        "🙂",
+        "bird",
+        "x",
+        "9",
     ])
     .prop_map(str::to_owned)
 }
@@ -90,7 +132,13 @@ fn chunk(text: &str, sizes: &[usize]) -> Vec<String> {
     let mut pos = 0;
     let mut i = 0;
     while pos < text.len() {
-        let mut end = (pos + sizes.get(i % sizes.len().max(1)).copied().unwrap_or(3).max(1)).min(text.len());
+        let mut end = (pos
+            + sizes
+                .get(i % sizes.len().max(1))
+                .copied()
+                .unwrap_or(3)
+                .max(1))
+        .min(text.len());
         while !text.is_char_boundary(end) {
             end += 1;
         }
@@ -120,10 +168,18 @@ fn guard(policy: &'static str) -> &'static Guard {
             })
             .collect()
     });
-    &all.iter().find(|(p, _)| *p == policy).expect("known policy").1
+    &all.iter()
+        .find(|(p, _)| *p == policy)
+        .expect("known policy")
+        .1
 }
 
-fn run(policy: &'static str, text: &str, sizes: &[usize], with_vault: bool) -> Result<(), TestCaseError> {
+fn run(
+    policy: &'static str,
+    text: &str,
+    sizes: &[usize],
+    with_vault: bool,
+) -> Result<(), TestCaseError> {
     let g = guard(policy);
     let v = vault();
     let vault = with_vault.then_some(&v);
@@ -187,7 +243,8 @@ proptest! {
 #[test]
 fn redacted_values_never_appear_in_released_text() {
     let g = guard(POLICY);
-    let text = "mail jane.doe@example.com, card 4111 1111 1111 1111, key AKIAIOSFODNN7EXAMPLE, bluebird";
+    let text =
+        "mail jane.doe@example.com, card 4111 1111 1111 1111, key AKIAIOSFODNN7EXAMPLE, bluebird";
     for size in 1..10 {
         let mut s = g.output_stream(None);
         let mut out = String::new();
@@ -198,6 +255,10 @@ fn redacted_values_never_appear_in_released_text() {
         for secret in ["jane.doe", "4111", "AKIA", "bluebird"] {
             assert!(!out.contains(secret), "{secret} leaked in {out:?}");
         }
-        assert_eq!(out, "mail [EMAIL_1], card [CREDIT_CARD_1], key [AWS_ACCESS_KEY_ID_1], [KEYWORD_1]".replace("[KEYWORD_1]", "[CODENAME_1]"));
+        assert_eq!(
+            out,
+            "mail [EMAIL_1], card [CREDIT_CARD_1], key [AWS_ACCESS_KEY_ID_1], [KEYWORD_1]"
+                .replace("[KEYWORD_1]", "[CODENAME_1]")
+        );
     }
 }

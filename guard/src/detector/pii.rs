@@ -47,13 +47,17 @@ fn near(
 }
 
 fn email(hay: &str, s: usize, e: usize) -> Outcome {
-    if near(
+    // A local part glued to more local-part characters is longer than 64 (not an address), and
+    // `scheme://user@host` is URL user info (often a token), not an address.
+    let url_userinfo = hay[..s].ends_with("//");
+    let glued = near(
         hay,
         s,
         e,
-        |_| false,
+        |c| c.is_alphanumeric() || matches!(c, '.' | '_' | '%' | '+' | '-'),
         |c| c.is_alphanumeric() || c == '@' || c == '-',
-    ) {
+    );
+    if url_userinfo || glued {
         return Outcome::Reject { resume: e };
     }
     Outcome::Accept {
@@ -70,7 +74,6 @@ fn card(hay: &str, s: usize, e: usize) -> Outcome {
         };
     }
     // Try the whole match, then drop trailing digit groups (a card followed by another number).
-    let text = &hay[s..e];
     let mut end = e;
     loop {
         let cand = &hay[s..end];
@@ -96,9 +99,18 @@ fn card(hay: &str, s: usize, e: usize) -> Outcome {
             _ => break,
         }
     }
-    let _ = text;
+    // A number grouped like a card (4-4-4-4, 4-6-5) that fails the checks is consumed whole: its
+    // groups are not phone numbers either. Otherwise resume after the first group, so that a
+    // card right after another number is still found.
+    let groups: Vec<usize> = hay[s..e].split([' ', '-']).map(str::len).collect();
+    let card_shaped = groups.len() >= 3
+        && (groups[..groups.len() - 1].iter().all(|&g| g == 4) || groups == [4, 6, 5]);
     Outcome::Reject {
-        resume: first_group(hay, s, e),
+        resume: if card_shaped {
+            e
+        } else {
+            first_group(hay, s, e)
+        },
     }
 }
 
@@ -216,8 +228,8 @@ fn phone(hay: &str, s: usize, e: usize, min: usize, max: usize) -> Outcome {
         s,
         e,
         |c| c.is_alphanumeric() || matches!(c, '+' | '-' | '.' | '/' | '_'),
-        |c| c.is_alphanumeric() || c == '-' || c == '_',
-    ) || (char_at(hay, e) == Some('.')
+        |c| c.is_alphanumeric() || c == '_',
+    ) || (matches!(char_at(hay, e), Some('.' | '-'))
         && char_at(hay, e + 1).is_some_and(|c| c.is_ascii_digit()));
     if bad || opens != closes || !(min..=max).contains(&d.len()) {
         return Outcome::Reject {
@@ -287,7 +299,7 @@ pub fn build(
                         phone(h, s, e, 10, 11)
                     }));
                     defs.push(PatternDef::validated(PHONE_NATIONAL, k, |h, s, e| {
-                        phone(h, s, e, 9, 12)
+                        phone(h, s, e, 10, 12)
                     }));
                 }
             }

@@ -142,7 +142,7 @@ pub fn card_prefix(digits: &str) -> bool {
     let amex = matches!(n(2), 34 | 37) && len == 15;
     let discover =
         (n(4) == 6011 || n(2) == 65 || (644..=649).contains(&n(3))) && (16..=19).contains(&len);
-    let jcb = (3528..=3589).contains(&n(4)) && (16..=19).contains(&len);
+    let jcb = n(2) == 35 && (16..=19).contains(&len);
     let diners =
         ((300..=305).contains(&n(3)) || matches!(n(2), 36 | 38 | 39)) && (14..=19).contains(&len);
     let unionpay = n(2) == 62 && (16..=19).contains(&len);

@@ -82,33 +82,34 @@ impl BilstmModel {
         source: &ModelSource,
         config: &RuntimeConfig,
     ) -> Result<Self, ToxicityError> {
-        let file_err = |what: &'static str, reason: String| ToxicityError::ModelFile {
+        let (config_file, vocab_file) =
+            (format!("{name}.config.json"), format!("{name}.vocab.json"));
+        let file_err = |file: &str, what: &'static str, reason: String| ToxicityError::ModelFile {
             model: name.to_owned(),
             what,
             path: source
-                .path(&format!(
-                    "{name}.{}",
-                    if what == "config" {
-                        "config.json"
-                    } else {
-                        "vocab.json"
-                    }
-                ))
-                .unwrap_or_else(|| format!("(embedded) {name}").into()),
+                .path(file)
+                .unwrap_or_else(|| format!("(embedded) {file}").into()),
             reason,
         };
-        let cfg_bytes = source.read(name, &format!("{name}.config.json"), "config")?;
-        let cfg: KerasConfig = read_config(&cfg_bytes).map_err(|e| file_err("config", e))?;
-        let vocab_bytes = source.read(name, &format!("{name}.vocab.json"), "vocabulary")?;
-        let vocab =
-            KerasTokenizer::read_vocab(&vocab_bytes).map_err(|e| file_err("vocabulary", e))?;
-        let tokenizer = KerasTokenizer::new(&cfg, vocab).map_err(|e| file_err("config", e))?;
+        let cfg_bytes = source.read(name, &config_file, "config")?;
+        let cfg: KerasConfig =
+            read_config(&cfg_bytes).map_err(|e| file_err(&config_file, "config", e))?;
+        let vocab_bytes = source.read(name, &vocab_file, "vocabulary")?;
+        let vocab = KerasTokenizer::read_vocab(&vocab_bytes)
+            .map_err(|e| file_err(&vocab_file, "vocabulary", e))?;
+        let tokenizer =
+            KerasTokenizer::new(&cfg, vocab).map_err(|e| file_err(&config_file, "config", e))?;
 
-        let graph_path = source.path(&format!("{name}.onnx"));
+        let graph_file = format!("{name}.onnx");
+        let graph_path = source.path(&graph_file);
         let graph = match (&graph_path, source.embedded_graph(name)) {
             (Some(p), _) => GraphSource::File(p),
             (None, Some(bytes)) => GraphSource::Embedded(bytes),
-            (None, None) => return Err(file_err("ONNX graph", "not built in".to_owned())),
+            (None, None) => {
+                let reason = "not built into this binary".to_owned();
+                return Err(file_err(&graph_file, "ONNX graph", reason));
+            }
         };
         let session = session(config, name, graph)?;
         let n_labels = cfg.labels.len() as i64;

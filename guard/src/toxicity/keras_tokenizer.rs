@@ -16,8 +16,6 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::error::ToxicityError;
-
 /// The preprocessing settings stored next to the model (`<model>.config.json`).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct KerasConfig {
@@ -186,14 +184,4 @@ impl KerasTokenizer {
 /// Loads `config.json` bytes.
 pub fn read_config(bytes: &[u8]) -> Result<KerasConfig, String> {
     serde_json::from_slice(bytes).map_err(|e| format!("not a Keras tokenizer config: {e}"))
-}
-
-/// Maps a file-reading failure to a [`ToxicityError::ModelFile`].
-pub fn file_error(model: &str, what: &'static str, path: &Path, reason: String) -> ToxicityError {
-    ToxicityError::ModelFile {
-        model: model.to_owned(),
-        what,
-        path: path.to_path_buf(),
-        reason,
-    }
 }

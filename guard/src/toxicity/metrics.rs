@@ -3,8 +3,10 @@
 //! Every failure a toxicity rule meets at run time is counted here, by rule, model and error kind
 //! ([`super::ToxicityError::kind`]), whether the rule then fails closed or open. The host reads the
 //! counts with [`failure_counts`] (for a periodic export) and may install a hook with
-//! [`set_failure_hook`] to forward each failure as it happens (to its telemetry sink, say). The
-//! counts hold no text.
+//! [`set_failure_hook`] to forward each failure as it happens (to its telemetry sink, say), and
+//! per request with [`take_thread_failures`]: guard checks run on the caller's thread, so the
+//! failures a request met are those counted on its thread since the last take. The counts hold
+//! no text.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -33,6 +35,16 @@ pub type Hook = Arc<dyn Fn(&FailureEvent) + Send + Sync>;
 static COUNTS: Mutex<BTreeMap<FailureKey, u64>> = Mutex::new(BTreeMap::new());
 static HOOK: RwLock<Option<Hook>> = RwLock::new(None);
 
+thread_local! {
+    static THREAD_FAILURES: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// The failures counted on this thread since the previous call (for a per-request report such as
+/// telemetry's `DetectorReport::errors`), resetting the count.
+pub fn take_thread_failures() -> u32 {
+    THREAD_FAILURES.with(|c| c.replace(0))
+}
+
 /// Counts one failure and calls the hook, if any.
 pub fn record_failure(rule_id: &Arc<str>, model: &str, err: &ToxicityError, failed_open: bool) {
     let event = FailureEvent {
@@ -51,6 +63,7 @@ pub fn record_failure(rule_id: &Arc<str>, model: &str, err: &ToxicityError, fail
         );
         *counts.entry(key).or_insert(0) += 1;
     }
+    THREAD_FAILURES.with(|c| c.set(c.get().saturating_add(1)));
     let hook = HOOK.read().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some(hook) = hook {
         hook(&event);

@@ -13,8 +13,10 @@
 
 use std::sync::Arc;
 
+use super::detector::rule_thresholds;
 use super::error::ToxicityError;
-use super::{TextScores, ToxicityModel};
+use super::{JIGSAW_BILSTM, RuntimeConfig, TextScores, ToxicityModel, load_model};
+use crate::policy::{DetectorSpec, Rule};
 
 pub use crate::policy::StreamMode;
 
@@ -126,6 +128,31 @@ impl ToxicityStream {
             blocked: false,
             finished: false,
         }
+    }
+
+    /// The stream of an output `toxicity` rule: its model (loaded once per process), thresholds,
+    /// `stream:` mode and `every_words:`.
+    pub fn for_rule(rule: &Rule, config: &RuntimeConfig) -> Result<Self, ToxicityError> {
+        let DetectorSpec::External {
+            model,
+            stream,
+            every_words,
+            ..
+        } = &rule.detector
+        else {
+            return Err(ToxicityError::Config {
+                rule: rule.id.to_string(),
+                detail: format!("is a `{}` rule, not `toxicity`", rule.detector.type_name()),
+            });
+        };
+        let model = load_model(model.as_deref().unwrap_or(JIGSAW_BILSTM), config)?;
+        let thresholds = rule_thresholds(rule, model.as_ref())?;
+        let config = StreamConfig {
+            mode: *stream,
+            every_words: *every_words as usize,
+            thresholds,
+        };
+        Ok(ToxicityStream::new(model, config))
     }
 
     /// Everything pushed so far.
