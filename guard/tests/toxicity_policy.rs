@@ -139,7 +139,9 @@ fn run_time_failures_fail_closed_or_open_and_are_counted() {
             .build()
             .unwrap();
         let before = broken_count(&id, open);
+        palisade_guard::toxicity::metrics::take_thread_failures();
         let d = g.check(Direction::Input, KIND);
+        assert_eq!(palisade_guard::toxicity::metrics::take_thread_failures(), 1);
         assert_eq!(d.verdict, verdict, "on_error: {on_error}");
         if open {
             assert!(d.findings.is_empty());
@@ -248,4 +250,26 @@ fn final_pass_catches_text_without_checkpoints() {
     let mut all = ok.push("Thanks for the help").unwrap().release;
     all += &ok.finish().unwrap().release;
     assert_eq!(all, "Thanks for the help");
+}
+
+#[test]
+fn a_stream_takes_its_settings_from_the_rule() {
+    let yaml = "version: '1'\nname: t\noutput:\n  - {id: tox, type: toxicity, action: block, labels: {toxic: 0.8}, stream: release, every_words: 4}\n";
+    let policy = Policy::from_yaml_str(yaml, "inline").unwrap();
+    let rule = &policy.rules(Direction::Output)[0];
+    let mut s = ToxicityStream::for_rule(rule, &RuntimeConfig::default()).unwrap();
+    // Released at once; the 4-word checkpoint (no sentence end) then catches the insult late.
+    let first = s.push("you stupid").unwrap();
+    assert_eq!(
+        (first.release.as_str(), first.block.is_none()),
+        ("you stupid", true)
+    );
+    let b = s
+        .push(" idiot moron and")
+        .unwrap()
+        .block
+        .expect("blocked at a word-count checkpoint");
+    assert!(b.late && !b.final_pass);
+    assert!(s.push(" more").unwrap().release.is_empty());
+    assert!(s.released() > 0);
 }
