@@ -259,3 +259,31 @@ fn model_errors_name_the_problem() {
     let err = load_model("no-such-model", &RuntimeConfig::default()).unwrap_err();
     assert!(err.to_string().contains("jigsaw-bilstm"), "{err}");
 }
+
+#[test]
+fn evaluation_set_scores_stay_high() {
+    use palisade_guard::toxicity::default_thresholds;
+    use palisade_guard::toxicity::eval::{evaluate, read_jsonl};
+
+    let samples = read_jsonl(&repo().join("testdata/toxicity/eval.jsonl")).unwrap();
+    assert!(samples.len() > 1000);
+    let model = bilstm();
+    let report = evaluate(&model, &samples, &default_thresholds(JIGSAW_BILSTM), 64).unwrap();
+    assert_eq!(
+        report.positives + report.at_thresholds.fp + report.at_thresholds.tn,
+        samples.len()
+    );
+    let auc = report.auc_any_label.unwrap();
+    // Measured 0.854 (docs/toxicity.md); a broken tokenizer or graph falls to ~0.5.
+    assert!(auc > 0.83, "ROC-AUC fell to {auc}");
+    assert!(
+        report.at_thresholds.precision() > 0.9,
+        "{:?}",
+        report.at_thresholds
+    );
+    assert!(
+        report.at_thresholds.recall() > 0.2,
+        "{:?}",
+        report.at_thresholds
+    );
+}
