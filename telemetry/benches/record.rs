@@ -8,6 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use palisade_telemetry::config::{ExportConfig, Protocol, Temporality};
 use palisade_telemetry::{
     DetectorReport, Direction, OtelSink, Outcome, PolicyInfo, PrivacyMode, RequestRecord,
     RuleAction, RuleHit, TelemetryConfig, TelemetrySink,
@@ -64,9 +65,10 @@ fn record() -> RequestRecord {
     }
 }
 
-fn sink(privacy: PrivacyMode) -> std::sync::Arc<OtelSink> {
+fn sink(privacy: PrivacyMode, metrics: Option<ExportConfig>) -> std::sync::Arc<OtelSink> {
     let sink = OtelSink::start(TelemetryConfig {
         privacy,
+        metrics,
         queue_capacity: 4096,
         ..TelemetryConfig::default()
     })
@@ -83,13 +85,39 @@ fn sink(privacy: PrivacyMode) -> std::sync::Arc<OtelSink> {
     sink
 }
 
+/// An exporter that fails every 100 ms against a closed port, with retries.
+fn collector_down() -> ExportConfig {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    drop(listener);
+    ExportConfig {
+        protocol: Protocol::Grpc,
+        endpoint,
+        headers: Vec::new(),
+        interval: Duration::from_millis(100),
+        timeout: Duration::from_secs(1),
+        temporality: Temporality::Cumulative,
+        max_retries: 2,
+        retry_backoff: Duration::from_millis(10),
+        spool: None,
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let r = record();
-    for privacy in [PrivacyMode::Aggregate, PrivacyMode::Off] {
-        let s = sink(privacy);
+    for (label, privacy, export) in [
+        ("aggregate", PrivacyMode::Aggregate, None),
+        ("off", PrivacyMode::Off, None),
+        (
+            "aggregate+collector_down",
+            PrivacyMode::Aggregate,
+            Some(collector_down()),
+        ),
+    ] {
+        let s = sink(privacy, export);
         // Inference-thread cost: batches that fit in the queue, drained
         // (outside the timed region) between batches.
-        c.bench_function(&format!("record_request/{}", privacy.as_str()), |b| {
+        c.bench_function(&format!("record_request/{label}"), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 let mut left = iters;
@@ -100,14 +128,14 @@ fn bench(c: &mut Criterion) {
                         s.record_request(black_box(&r));
                     }
                     total += start.elapsed();
-                    s.flush(Duration::from_secs(10));
+                    s.drain(Duration::from_secs(10));
                     left -= n;
                 }
                 total
             })
         });
         // Full cost per request: recording plus the worker's instrument updates.
-        c.bench_function(&format!("record_and_apply/{}", privacy.as_str()), |b| {
+        c.bench_function(&format!("record_and_apply/{label}"), |b| {
             b.iter_custom(|iters| {
                 let start = Instant::now();
                 let mut left = iters;
@@ -116,17 +144,24 @@ fn bench(c: &mut Criterion) {
                     for _ in 0..n {
                         s.record_request(black_box(&r));
                     }
-                    s.flush(Duration::from_secs(10));
+                    s.drain(Duration::from_secs(10));
                     left -= n;
                 }
                 start.elapsed()
             })
         });
+        let h = s.health();
+        eprintln!("{label}: {h:?}");
         assert_eq!(
-            s.health().records_dropped,
-            0,
+            h.records_dropped, 0,
             "the benchmark measured the recording path, not drops"
         );
+        if label.ends_with("collector_down") {
+            assert!(
+                h.export_failures > 0 && h.batches_exported == 0,
+                "the collector really was down"
+            );
+        }
     }
 }
 

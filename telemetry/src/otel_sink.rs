@@ -337,11 +337,17 @@ impl OtelSink {
         self.health.snapshot()
     }
 
+    /// Records everything queued into the instruments, without exporting.
+    /// Waits at most `timeout`; returns whether the queue was drained.
+    pub fn drain(&self, timeout: Duration) -> bool {
+        self.queue.flush(timeout)
+    }
+
     /// Records everything queued, then exports once (OTLP readers). Waits at
     /// most `timeout` for the queue; the export itself is bounded by the
     /// exporter's timeout and retries.
     pub fn flush(&self, timeout: Duration) -> bool {
-        let drained = self.queue.flush(timeout);
+        let drained = self.drain(timeout);
         let exported = self.meter_provider.force_flush().is_ok();
         if let Some(tp) = &self.tracer_provider {
             let _ = tp.force_flush();

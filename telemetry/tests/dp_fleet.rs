@@ -80,7 +80,9 @@ fn simulate(params: DpParams, per_day: f64, seed: u64) -> Fleet {
 
 fn check(label: &str, estimate: f64, std_error: f64, truth: f64) {
     let z = (estimate - truth) / std_error;
-    eprintln!("{label}: truth {truth}, estimate {estimate:.1}, standard error {std_error:.1}, z {z:.2}");
+    eprintln!(
+        "{label}: truth {truth}, estimate {estimate:.1}, standard error {std_error:.1}, z {z:.2}"
+    );
     assert!(
         z.abs() <= 3.0,
         "{label}: estimate {estimate:.1} is {z:.2} standard errors ({std_error:.1}) from the truth {truth}"
