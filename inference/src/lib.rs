@@ -1,2 +1,44 @@
-//! placeholder
-#![forbid(unsafe_code)]
+//! Local LLM inference for Palisade: Candle models, tokenizers rebuilt from GGUF metadata,
+//! chat templates, our own sampler, and a pull-based token stream that reports each token's
+//! log-probability and the entropy of the model's distribution.
+//!
+//! ```no_run
+//! use palisade_inference::{ChatMessage, Engine, GenerationParams, LoadOptions};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut engine = Engine::load_gguf("model.gguf".as_ref(), &LoadOptions::default())?;
+//! let prompt = engine.render_chat(&[ChatMessage::user("What is the capital of France?")], true)?;
+//! let mut stream = engine.generate(&prompt, &GenerationParams::greedy(64))?;
+//! for event in &mut stream {
+//!     print!("{}", event?.text);
+//! }
+//! println!("\n{:?} {:?}", stream.finish_reason(), stream.usage());
+//! # Ok(()) }
+//! ```
+//!
+//! This crate knows nothing of policies: guardrails act on its inputs and outputs.
+
+// `unsafe` is denied everywhere except one commented function in `threads` that sets the
+// environment variables candle sizes its thread pools from.
+#![deny(unsafe_code)]
+
+pub mod chat;
+pub mod detok;
+mod engine;
+mod error;
+pub mod gguf_meta;
+pub mod models;
+mod params;
+pub mod processors;
+pub mod sampling;
+pub mod stop;
+mod stream;
+pub mod threads;
+pub mod tokenizer;
+
+pub use chat::{ChatMessage, ChatTemplate, Role};
+pub use engine::{Engine, LoadOptions};
+pub use error::{GenerateError, LoadError, TemplateError};
+pub use params::{FinishReason, GenerationParams, Timings, Usage};
+pub use processors::{BoxedProcessor, LogitsProcessor};
+pub use stream::{TokenEvent, TokenStream};
+pub use tokenizers;

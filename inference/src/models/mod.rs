@@ -1,0 +1,75 @@
+//! Model families behind one interface. One family (and file format) per file.
+
+pub mod llama_gguf;
+
+use candle_core::quantized::gguf_file;
+
+use crate::error::LoadError;
+use crate::gguf_meta::GgufMeta;
+
+/// A causal language model with a KV cache, as the generation loop sees it.
+pub trait CausalLm: Send {
+    /// Feeds `tokens` at positions `position..position + tokens.len()` (the KV cache must
+    /// hold exactly `position` earlier tokens) and returns the logits for the next token.
+    fn forward(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<f32>>;
+
+    /// Forgets every cached position (start of a new, unrelated sequence).
+    fn clear_kv_cache(&mut self);
+
+    /// The longest sequence (prompt + completion) the model can process.
+    fn context_length(&self) -> usize;
+}
+
+/// GGUF architectures (`general.architecture`) this crate can run.
+pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] = &["llama"];
+
+/// Builds the model for a GGUF file whose header and metadata are in `content`.
+pub fn load_gguf_model(
+    meta: &GgufMeta<'_>,
+    content: gguf_file::Content,
+    reader: &mut std::fs::File,
+) -> Result<Box<dyn CausalLm>, LoadError> {
+    let architecture = meta.str("general.architecture")?;
+    match architecture {
+        "llama" => Ok(Box::new(llama_gguf::QuantizedLlama::load(
+            meta, content, reader,
+        )?)),
+        other => Err(LoadError::UnsupportedArchitecture {
+            path: meta.path().to_path_buf(),
+            architecture: other.to_string(),
+            supported: SUPPORTED_GGUF_ARCHITECTURES.join(", "),
+        }),
+    }
+}
+
+/// Maps a candle error raised while building weights to a [`LoadError`].
+pub(crate) fn weights_error(meta: &GgufMeta<'_>, e: &candle_core::Error) -> LoadError {
+    LoadError::Weights {
+        path: meta.path().to_path_buf(),
+        reason: e.to_string(),
+        fix: "the file may be truncated or use a tensor layout this loader does not know; \
+              delete it and run `palisade fetch` again, or use a GGUF made by a recent \
+              llama.cpp"
+            .to_string(),
+    }
+}
+
+/// Longest prompt slice fed to the model in one forward pass (bounds the attention matrix).
+pub(crate) const PREFILL_CHUNK: usize = 256;
+
+/// Runs a forward pass over `tokens` in chunks of at most `chunk` tokens (bounding the
+/// attention matrix of a long prompt) and returns the last logits.
+pub(crate) fn forward_chunked(
+    model: &mut dyn CausalLm,
+    tokens: &[u32],
+    position: usize,
+    chunk: usize,
+) -> candle_core::Result<Vec<f32>> {
+    let mut logits = Vec::new();
+    let mut pos = position;
+    for piece in tokens.chunks(chunk.max(1)) {
+        logits = model.forward(piece, pos)?;
+        pos += piece.len();
+    }
+    Ok(logits)
+}
