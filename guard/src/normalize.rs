@@ -57,14 +57,23 @@ pub fn is_invisible(c: char) -> bool {
     )
 }
 
+/// One entry of a view's offset map: where a segment (or a run of single-byte ASCII segments,
+/// copied byte for byte) starts in the view and in the original.
+#[derive(Debug, Clone, Copy)]
+struct MapEntry {
+    view: u32,
+    orig: u32,
+    /// The entry covers single-byte segments copied one to one: offsets inside it shift together.
+    verbatim: bool,
+}
+
 /// A normalised view of a text plus the map back to original byte offsets.
 #[derive(Debug, Clone)]
 pub struct View<'a> {
     text: Cow<'a, str>,
-    /// `(view offset, original offset)` at the start of every segment, then one final entry
-    /// `(view length, original length)`. `None` means the view is byte-for-byte aligned with the
-    /// original (same length, every byte offset maps to itself).
-    map: Option<Vec<(u32, u32)>>,
+    /// Entries in order, then a final sentinel `(view length, original length)`. `None` means the
+    /// view is byte-for-byte aligned with the original.
+    map: Option<Vec<MapEntry>>,
     orig_len: usize,
 }
 
@@ -103,9 +112,13 @@ impl<'a> View<'a> {
     /// of the segment that contains it).
     pub fn to_view(&self, orig: usize) -> usize {
         let Some(map) = &self.map else { return orig };
-        let idx = map.partition_point(|&(_, o)| o as usize <= orig);
-        // idx >= 1 because map[0].1 == 0 <= orig.
-        map[idx.saturating_sub(1)].0 as usize
+        let idx = map.partition_point(|e| e.orig as usize <= orig);
+        let e = map[idx.saturating_sub(1)];
+        if e.verbatim {
+            e.view as usize + (orig - e.orig as usize)
+        } else {
+            e.view as usize
+        }
     }
 
     /// The original offset of the start of the segment that produced view byte `view`.
@@ -114,8 +127,13 @@ impl<'a> View<'a> {
         if view >= self.text.len() {
             return self.orig_len;
         }
-        let idx = map.partition_point(|&(v, _)| v as usize <= view);
-        map[idx.saturating_sub(1)].1 as usize
+        let idx = map.partition_point(|e| e.view as usize <= view);
+        let e = map[idx.saturating_sub(1)];
+        if e.verbatim {
+            e.orig as usize + (view - e.view as usize)
+        } else {
+            e.orig as usize
+        }
     }
 
     /// The original offset of the end of the segment that produced view byte `view - 1`.
@@ -128,20 +146,46 @@ impl<'a> View<'a> {
             return self.orig_len;
         }
         let last = view - 1;
-        let idx = map.partition_point(|&(v, _)| v as usize <= last);
-        map.get(idx).map_or(self.orig_len, |&(_, o)| o as usize)
+        let idx = map.partition_point(|e| e.view as usize <= last);
+        let e = map[idx.saturating_sub(1)];
+        if e.verbatim {
+            e.orig as usize + (view - e.view as usize)
+        } else {
+            map.get(idx).map_or(self.orig_len, |n| n.orig as usize)
+        }
     }
 }
 
 fn build_mapped(orig: &str, lower: bool) -> View<'static> {
+    let bytes = orig.as_bytes();
     let mut text = String::with_capacity(orig.len() + 8);
-    let mut map = Vec::with_capacity(orig.len() / 2 + 2);
+    let mut map: Vec<MapEntry> = Vec::with_capacity(16);
     let mut buf = String::new();
-    for (start, end) in Segments::new(orig) {
-        map.push((to_u32(text.len()), to_u32(start)));
-        let seg = &orig[start..end];
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let b = bytes[pos];
+        // Fast path: an ASCII character followed by ASCII (or the end) is a one-byte segment
+        // copied as is (lower-cased for the lower view).
+        if b.is_ascii() && bytes.get(pos + 1).is_none_or(u8::is_ascii) {
+            if !map.last().is_some_and(|e| e.verbatim) {
+                map.push(MapEntry {
+                    view: to_u32(text.len()),
+                    orig: to_u32(pos),
+                    verbatim: true,
+                });
+            }
+            text.push(char::from(if lower { b.to_ascii_lowercase() } else { b }));
+            pos += 1;
+            continue;
+        }
+        let end = segment_end(orig, pos);
+        map.push(MapEntry {
+            view: to_u32(text.len()),
+            orig: to_u32(pos),
+            verbatim: false,
+        });
         buf.clear();
-        fold_segment(seg, &mut buf);
+        fold_segment(&orig[pos..end], &mut buf);
         if lower {
             for c in buf.chars() {
                 text.extend(c.to_lowercase());
@@ -149,13 +193,25 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
         } else {
             text.push_str(&buf);
         }
+        pos = end;
     }
-    map.push((to_u32(text.len()), to_u32(orig.len())));
+    map.push(MapEntry {
+        view: to_u32(text.len()),
+        orig: to_u32(orig.len()),
+        verbatim: false,
+    });
     View {
         text: Cow::Owned(text),
         map: Some(map),
         orig_len: orig.len(),
     }
+}
+
+/// The end of the segment that starts at `start`.
+fn segment_end(text: &str, start: usize) -> usize {
+    Segments { text, pos: start }
+        .next()
+        .map_or(text.len(), |(_, e)| e)
 }
 
 fn to_u32(n: usize) -> u32 {
