@@ -99,6 +99,25 @@ pub fn top_p(c: &mut Vec<Candidate>, p: f64) {
     c.truncate(keep.max(1));
 }
 
+/// Removes candidates that cannot be part of the top-`p` nucleus, so that only the rest
+/// needs sorting (the full vocabulary is ~50k tokens): with `n` candidates, those below
+/// `(1 - p) / n` weigh at most `1 - p` together, so the nucleus lies among the others.
+/// Keeps everything if rounding leaves less than `p` (probabilities must be filled).
+pub fn drop_negligible_for_top_p(c: &mut Vec<Candidate>, p: f64) {
+    if p >= 1.0 || c.is_empty() {
+        return;
+    }
+    let threshold = ((1.0 - p) / c.len() as f64) as f32;
+    let kept: f64 = c
+        .iter()
+        .filter(|x| x.prob >= threshold)
+        .map(|x| f64::from(x.prob))
+        .sum();
+    if kept >= p {
+        c.retain(|x| x.prob >= threshold);
+    }
+}
+
 /// Min-p filter: keeps candidates whose probability is at least `min_p` times the largest
 /// one's; always keeps the most likely. `min_p <= 0` keeps all.
 pub fn min_p(c: &mut Vec<Candidate>, min_p: f64) {

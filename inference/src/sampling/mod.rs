@@ -121,12 +121,13 @@ impl Sampler {
 
     fn draw(&mut self, logits: &[f32]) -> Option<u32> {
         let mut c = filters::candidates(logits, self.temperature);
-        match self.top_k {
-            Some(k) if k > 0 && k < c.len() => filters::top_k(&mut c, k),
-            _ => filters::sort_desc(&mut c),
+        if let Some(k) = self.top_k {
+            filters::top_k(&mut c, k);
         }
         filters::softmax(&mut c);
-        if let Some(p) = self.top_p {
+        if let Some(p) = self.top_p.filter(|&p| p < 1.0) {
+            filters::drop_negligible_for_top_p(&mut c, p);
+            filters::sort_desc(&mut c);
             filters::top_p(&mut c, p);
         }
         if let Some(m) = self.min_p {

@@ -149,7 +149,7 @@ fn processors_run_in_order_and_see_the_completion() {
         let mut s = Sampler::new(&params(0.0, 1));
         let out = s
             .sample(
-                &mut vec![0.0, 1.0, 5.0],
+                &mut [0.0, 1.0, 5.0],
                 &[9, 4, 4],
                 &[4, 4],
                 &mut processors,
@@ -173,7 +173,7 @@ fn everything_banned_is_an_error() {
     for temperature in [0.0, 1.0] {
         let mut s = Sampler::new(&params(temperature, 1));
         let err = s
-            .sample(&mut vec![1.0, 2.0], &[], &[], &mut processors, 3)
+            .sample(&mut [1.0, 2.0], &[], &[], &mut processors, 3)
             .expect_err("nothing to sample");
         assert!(
             matches!(err, GenerateError::NoCandidate { step: 3 }),

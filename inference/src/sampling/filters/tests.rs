@@ -119,3 +119,31 @@ fn pick_follows_cumulative_mass() {
     // unnormalised after truncation: [0.2, 0.6] -> 0.5 of 0.8 = 0.4 lands in id 8
     assert_eq!(pick(&c[..2], 0.5), Some(8));
 }
+
+#[test]
+fn negligible_candidates_never_change_the_nucleus() {
+    // A peaked distribution over 1000 tokens: a few likely ones and a long flat tail.
+    let logits: Vec<f32> = (0..1000)
+        .map(|i| {
+            if i < 5 {
+                10.0 - i as f32
+            } else {
+                -5.0 - (i % 13) as f32 * 0.1
+            }
+        })
+        .collect();
+    for p in [0.5, 0.9, 0.99, 0.999_99] {
+        let mut full = prepared(&logits);
+        top_p(&mut full, p);
+        let mut pruned = candidates(&logits, 1.0);
+        softmax(&mut pruned);
+        drop_negligible_for_top_p(&mut pruned, p);
+        assert!(pruned.len() <= 1000);
+        sort_desc(&mut pruned);
+        top_p(&mut pruned, p);
+        assert_eq!(ids(&pruned), ids(&full), "p = {p}");
+    }
+    let mut tail = prepared(&logits);
+    drop_negligible_for_top_p(&mut tail, 0.9);
+    assert!(tail.len() < 100, "the flat tail is dropped: {}", tail.len());
+}
