@@ -1,0 +1,27 @@
+# The two commands of the README:
+#   make demo   fetch the assets, build, and chat with the default model through the default policy
+#   make test   fetch the assets, build, and run every check and test (what CI runs)
+# Both are idempotent: a second run downloads nothing and rebuilds only what changed.
+
+CARGO ?= cargo
+PROMPT ?= What is the capital of France?
+
+.PHONY: demo test fetch build fmt-check clippy unit-tests
+
+demo: fetch
+	$(CARGO) run --quiet -- chat --prompt "$(PROMPT)"
+
+test: fetch fmt-check unit-tests clippy
+
+fetch:
+	$(CARGO) run --quiet -- fetch
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+unit-tests:
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

@@ -1,0 +1,304 @@
+//! `palisade chat`: the guarded chat, one-shot or interactive.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use palisade::assets::{AssetCache, SMOLLM2_135M_INSTRUCT};
+use palisade::guard::Policy;
+use palisade::inference::{ChatMessage, GenerationParams, LoadOptions, Role};
+use palisade::telemetry::NoopSink;
+use palisade::{ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, Palisade};
+use serde_json::json;
+
+/// Arguments of `palisade chat`.
+#[derive(Debug, clap::Args)]
+pub struct ChatArgs {
+    /// Ask one question and exit; without it, chat interactively on stdin.
+    #[arg(short, long)]
+    prompt: Option<String>,
+    /// A system message placed before the conversation.
+    #[arg(long)]
+    system: Option<String>,
+    /// Policy file; default: the embedded `policies/default.yaml`.
+    #[arg(long, value_name = "FILE", env = "PALISADE_POLICY")]
+    policy: Option<PathBuf>,
+    /// GGUF model file; default: SmolLM2-135M-Instruct from the asset cache.
+    #[arg(long, value_name = "FILE", env = "PALISADE_MODEL")]
+    model: Option<PathBuf>,
+    /// Most tokens to generate per answer.
+    #[arg(long, default_value_t = 256)]
+    max_tokens: usize,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long, default_value_t = 0.2)]
+    temperature: f64,
+    /// Nucleus sampling: keep the smallest set of tokens with this much probability.
+    #[arg(long)]
+    top_p: Option<f64>,
+    /// Keep only the k most likely tokens.
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Random seed: the same seed gives the same answer.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Compute threads for the model (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print events as JSON lines on stdout instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Runs `palisade chat`.
+pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
+    let policy = match &args.policy {
+        Some(path) => Policy::from_file(path)?,
+        None => Policy::from_yaml_str(
+            palisade::DEFAULT_POLICY_YAML,
+            palisade::DEFAULT_POLICY_ORIGIN,
+        )?,
+    };
+    let model = match &args.model {
+        Some(path) => path.clone(),
+        None => AssetCache::from_env().require(&SMOLLM2_135M_INSTRUCT)?,
+    };
+    let spinner = spinner(&format!("loading {}", model.display()), args.json);
+    let options = LoadOptions {
+        threads: args.threads,
+        ..LoadOptions::default()
+    };
+    let palisade = Palisade::load(&model, policy, &options, Arc::new(NoopSink))
+        .with_context(|| format!("loading the model {}", model.display()))?;
+    spinner.finish_and_clear();
+    if !args.json {
+        let policy = palisade.guard().policy();
+        eprintln!(
+            "model {} | policy {} v{} ({})",
+            palisade.model_name(),
+            policy.name(),
+            policy.version(),
+            &policy.hash()[..12.min(policy.hash().len())]
+        );
+    }
+    let params = GenerationParams {
+        max_tokens: args.max_tokens,
+        temperature: args.temperature,
+        top_p: args.top_p,
+        top_k: args.top_k,
+        seed: args.seed,
+        ..GenerationParams::default()
+    };
+    let mut history = Vec::new();
+    if let Some(system) = &args.system {
+        history.push(ChatMessage {
+            role: Role::System,
+            content: system.clone(),
+        });
+    }
+    match &args.prompt {
+        Some(prompt) => {
+            history.push(user(prompt));
+            let summary = ask(&palisade, &history, &params, args.json)?;
+            Ok(match summary.finish {
+                Finish::BlockedInput { .. } | Finish::BlockedOutput { .. } => ExitCode::from(3),
+                _ => ExitCode::SUCCESS,
+            })
+        }
+        None => interactive(&palisade, history, &params, args.json),
+    }
+}
+
+fn interactive(
+    palisade: &Palisade,
+    mut history: Vec<ChatMessage>,
+    params: &GenerationParams,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let stdin = std::io::stdin();
+    let tty = stdin.is_terminal();
+    if tty && !json {
+        eprintln!("type a message; /reset clears the conversation, /exit or Ctrl-D quits");
+    }
+    let mut lines = stdin.lock().lines();
+    loop {
+        if tty && !json {
+            eprint!("> ");
+            std::io::stderr().flush().ok();
+        }
+        let Some(line) = lines.next() else { break };
+        let line = line.context("reading stdin (it must be UTF-8 text)")?;
+        let line = line.trim();
+        match line {
+            "" => continue,
+            "/exit" | "/quit" => break,
+            "/reset" => {
+                history.retain(|m| m.role == Role::System);
+                continue;
+            }
+            _ => {}
+        }
+        history.push(user(line));
+        let mut answer = String::new();
+        let summary = ask_collecting(palisade, &history, params, json, &mut answer)?;
+        match summary.finish {
+            // A refused turn is not part of the conversation.
+            Finish::BlockedInput { .. } | Finish::BlockedOutput { .. } => {
+                history.pop();
+            }
+            _ => history.push(ChatMessage {
+                role: Role::Assistant,
+                content: answer,
+            }),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ask(
+    palisade: &Palisade,
+    history: &[ChatMessage],
+    params: &GenerationParams,
+    json: bool,
+) -> anyhow::Result<ChatSummary> {
+    ask_collecting(palisade, history, params, json, &mut String::new())
+}
+
+/// Runs one turn, printing as it streams; the released answer goes to `answer`.
+fn ask_collecting(
+    palisade: &Palisade,
+    history: &[ChatMessage],
+    params: &GenerationParams,
+    json: bool,
+    answer: &mut String,
+) -> anyhow::Result<ChatSummary> {
+    let request = ChatRequest {
+        messages: history.to_vec(),
+        params: params.clone(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    let mut print = |event: ChatEvent| {
+        let written = if json {
+            writeln!(stdout, "{}", event_json(&event))
+        } else {
+            print_event(&mut stdout, &event)
+        };
+        if let ChatEvent::Delta(text) = &event {
+            answer.push_str(text);
+        }
+        // A closed stdout (e.g. `| head`) stops the generation.
+        match written.and_then(|()| stdout.flush()) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
+        }
+    };
+    Ok(palisade.chat_with(request, &mut print)?)
+}
+
+fn print_event(out: &mut impl Write, event: &ChatEvent) -> std::io::Result<()> {
+    match event {
+        ChatEvent::Delta(text) => write!(out, "{text}"),
+        ChatEvent::Guard(decision) => {
+            out.flush()?;
+            eprintln!("[guard] {decision}");
+            Ok(())
+        }
+        ChatEvent::Done(summary) => {
+            if let Finish::BlockedInput { message, .. } | Finish::BlockedOutput { message, .. } =
+                &summary.finish
+            {
+                write!(out, "\n[refused] {message}")?;
+            }
+            writeln!(out)?;
+            out.flush()?;
+            eprintln!("[summary] {summary}");
+            Ok(())
+        }
+    }
+}
+
+/// One event as a JSON object: rule ids, kinds, offsets and numbers; text only
+/// in deltas, which already passed the output guard.
+fn event_json(event: &ChatEvent) -> serde_json::Value {
+    match event {
+        ChatEvent::Delta(text) => json!({"type": "delta", "text": text}),
+        ChatEvent::Guard(decision) => guard_json(decision),
+        ChatEvent::Done(summary) => {
+            let (rule, message) = match &summary.finish {
+                Finish::BlockedInput { rule_id, message }
+                | Finish::BlockedOutput { rule_id, message } => {
+                    (Some(rule_id.as_str()), Some(message.as_str()))
+                }
+                _ => (None, None),
+            };
+            json!({
+                "type": "done",
+                "finish": summary.finish.as_str(),
+                "rule": rule,
+                "message": message,
+                "prompt_tokens": summary.usage.prompt_tokens,
+                "completion_tokens": summary.usage.completion_tokens,
+                "time_to_first_token_ms": summary.time_to_first_token.map(ms),
+                "decode_ms": ms(summary.decode),
+                "total_ms": ms(summary.total),
+                "guard_us": summary.guard.as_secs_f64() * 1e6,
+                "decode_tokens_per_second": summary.decode_tokens_per_second(),
+                "input_verdict": summary.input_verdict.as_str(),
+                "output_verdict": summary.output_verdict.as_str(),
+                "findings": summary.findings,
+            })
+        }
+    }
+}
+
+fn guard_json(decision: &GuardEvent) -> serde_json::Value {
+    let findings: Vec<_> = decision
+        .findings
+        .iter()
+        .map(|f| {
+            json!({
+                "rule": &*f.rule_id,
+                "kind": &*f.kind,
+                "action": f.action.as_str(),
+                "start": f.start,
+                "end": f.end,
+                "score": f.score,
+            })
+        })
+        .collect();
+    json!({
+        "type": "guard",
+        "direction": decision.direction.as_str(),
+        "verdict": decision.verdict.as_str(),
+        "findings": findings,
+    })
+}
+
+fn ms(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1e3
+}
+
+fn user(content: &str) -> ChatMessage {
+    ChatMessage {
+        role: Role::User,
+        content: content.to_string(),
+    }
+}
+
+fn spinner(message: &str, hidden: bool) -> ProgressBar {
+    if hidden {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.set_message(message.to_string());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}

@@ -1,0 +1,272 @@
+//! One guarded chat, start to end.
+
+use std::ops::ControlFlow;
+use std::time::{Duration, Instant};
+
+use palisade_guard::{Action, Direction, Finding, RedactionVault, StreamChunk, Verdict};
+use palisade_inference::{FinishReason, Role, Usage};
+use palisade_telemetry::{self as telemetry, Outcome, RequestRecord, RuleHit};
+
+use super::{ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, Palisade};
+
+/// Why a chat failed (a refusal by a guard is not a failure: it ends normally
+/// with [`Finish::BlockedInput`] or [`Finish::BlockedOutput`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    /// The request has no message to answer.
+    #[error("the request has no messages: send at least one user message")]
+    NoMessages,
+    /// The chat template could not be rendered.
+    #[error(transparent)]
+    Template(#[from] palisade_inference::TemplateError),
+    /// Generation failed.
+    #[error(transparent)]
+    Generate(#[from] palisade_inference::GenerateError),
+    /// The worker thread running the chat died.
+    #[error("the chat worker thread stopped unexpectedly: {0}")]
+    Worker(String),
+}
+
+/// The state of one chat as it runs: what to tell the caller and telemetry.
+struct Chat<'a> {
+    on_event: &'a mut dyn FnMut(ChatEvent) -> ControlFlow<()>,
+    started: Instant,
+    guard_time: Duration,
+    hits: Vec<RuleHit>,
+    findings: usize,
+    input_verdict: Verdict,
+    output_verdict: Verdict,
+    cancelled: bool,
+}
+
+impl Chat<'_> {
+    fn emit(&mut self, event: ChatEvent) {
+        if !self.cancelled && (self.on_event)(event).is_break() {
+            self.cancelled = true;
+        }
+    }
+
+    fn guarded<T>(&mut self, scan: impl FnOnce() -> T) -> T {
+        let start = Instant::now();
+        let out = scan();
+        self.guard_time += start.elapsed();
+        out
+    }
+
+    /// Records findings and tells the caller, returning their verdict.
+    fn report(&mut self, direction: Direction, findings: Vec<Finding>) -> Verdict {
+        let verdict = findings
+            .iter()
+            .map(|f| f.action.verdict())
+            .max()
+            .unwrap_or(Verdict::Allow);
+        if findings.is_empty() {
+            return verdict;
+        }
+        self.findings += findings.len();
+        self.hits.extend(findings.iter().map(|f| RuleHit {
+            direction: telemetry_direction(direction),
+            rule_id: f.rule_id.to_string(),
+            kind: f.kind.to_string(),
+            action: telemetry_action(f.action),
+        }));
+        match direction {
+            Direction::Input => self.input_verdict = self.input_verdict.max(verdict),
+            Direction::Output => self.output_verdict = self.output_verdict.max(verdict),
+        }
+        self.emit(ChatEvent::Guard(GuardEvent {
+            direction,
+            verdict,
+            findings,
+        }));
+        verdict
+    }
+
+    /// Releases a chunk of guarded output; returns the block, if any.
+    fn release(&mut self, chunk: StreamChunk) -> Option<Finish> {
+        self.report(Direction::Output, chunk.findings);
+        if !chunk.text.is_empty() {
+            self.emit(ChatEvent::Delta(chunk.text));
+        }
+        chunk.block.map(|block| Finish::BlockedOutput {
+            rule_id: block.rule_id,
+            message: block.message,
+        })
+    }
+}
+
+/// Signals gathered from the token stream.
+#[derive(Default)]
+struct Signals {
+    time_to_first_token: Option<Duration>,
+    first_token_at: Option<Instant>,
+    logprob_sum: f64,
+    entropy_sum: f64,
+    tokens: usize,
+}
+
+pub(super) fn run_chat(
+    palisade: &Palisade,
+    request: ChatRequest,
+    on_event: &mut dyn FnMut(ChatEvent) -> ControlFlow<()>,
+) -> Result<ChatSummary, ChatError> {
+    if request.messages.is_empty() {
+        return Err(ChatError::NoMessages);
+    }
+    let guard = &palisade.inner.guard;
+    let mut chat = Chat {
+        on_event,
+        started: Instant::now(),
+        guard_time: Duration::ZERO,
+        hits: Vec::new(),
+        findings: 0,
+        input_verdict: Verdict::Allow,
+        output_verdict: Verdict::Allow,
+        cancelled: false,
+    };
+
+    // Input guard: every user message, before the model sees anything.
+    let mut messages = request.messages;
+    let mut vault = RedactionVault::default();
+    for message in messages.iter_mut().filter(|m| m.role == Role::User) {
+        let decision = chat
+            .guarded(|| guard.check_with_vault(Direction::Input, &message.content, Some(&vault)));
+        chat.report(Direction::Input, decision.findings);
+        if let Some(block) = decision.block {
+            let finish = Finish::BlockedInput {
+                rule_id: block.rule_id,
+                message: block.message,
+            };
+            return Ok(finish_chat(
+                palisade,
+                chat,
+                finish,
+                Usage::default(),
+                Signals::default(),
+            ));
+        }
+        if decision.verdict == Verdict::Redact {
+            message.content = decision.text;
+        }
+        // Placeholders of later messages continue this vault's numbering.
+        vault = decision.vault;
+    }
+
+    let mut engine = palisade.engine();
+    let prompt = engine.render_chat(&messages, true)?;
+    let mut output = guard.output_stream(Some(&vault));
+    let mut tokens = engine.generate(&prompt, &request.params)?;
+    let mut signals = Signals::default();
+    let mut finish = None;
+    for event in tokens.by_ref() {
+        let event = event?;
+        if signals.first_token_at.is_none() {
+            signals.time_to_first_token = Some(chat.started.elapsed());
+            signals.first_token_at = Some(Instant::now());
+        }
+        signals.tokens += 1;
+        signals.logprob_sum += f64::from(event.logprob);
+        signals.entropy_sum += f64::from(event.entropy);
+        let chunk = chat.guarded(|| output.push(&event.text));
+        finish = chat.release(chunk);
+        if finish.is_none() && chat.cancelled {
+            finish = Some(Finish::Cancelled);
+        }
+        if finish.is_some() {
+            break;
+        }
+    }
+    let usage = tokens.usage();
+    let reason = tokens.finish_reason();
+    drop(tokens);
+    drop(engine);
+
+    let finish = match finish {
+        Some(finish) => finish,
+        None => {
+            let chunk = chat.guarded(|| output.finish());
+            chat.release(chunk).unwrap_or(match reason {
+                Some(FinishReason::Length) => Finish::Length,
+                Some(FinishReason::StopSequence) => Finish::StopSequence,
+                Some(FinishReason::Stop) | None => Finish::Stop,
+            })
+        }
+    };
+    Ok(finish_chat(palisade, chat, finish, usage, signals))
+}
+
+/// Builds the summary, records telemetry and emits [`ChatEvent::Done`].
+fn finish_chat(
+    palisade: &Palisade,
+    mut chat: Chat<'_>,
+    finish: Finish,
+    usage: Usage,
+    signals: Signals,
+) -> ChatSummary {
+    let total = chat.started.elapsed();
+    let decode = signals
+        .first_token_at
+        .map(|at| at.elapsed())
+        .unwrap_or_default();
+    let summary = ChatSummary {
+        finish,
+        usage,
+        time_to_first_token: signals.time_to_first_token,
+        decode,
+        total,
+        guard: chat.guard_time,
+        input_verdict: chat.input_verdict,
+        output_verdict: chat.output_verdict,
+        findings: chat.findings,
+    };
+    let mean = |sum: f64| (signals.tokens > 0).then(|| (sum / signals.tokens as f64) as f32);
+    let record = RequestRecord {
+        model: palisade.inner.model_name.clone(),
+        policy_hash: palisade.inner.guard.policy().hash().to_string(),
+        outcome: outcome(&summary.finish),
+        prompt_tokens: usage.prompt_tokens as u64,
+        completion_tokens: usage.completion_tokens as u64,
+        time_to_first_token: summary.time_to_first_token,
+        decode,
+        total,
+        guard: chat.guard_time,
+        mean_logprob: mean(signals.logprob_sum),
+        mean_entropy: mean(signals.entropy_sum),
+        rule_hits: std::mem::take(&mut chat.hits),
+        max_entropy: None,
+        low_confidence_fraction: None,
+        repetition: None,
+        ungrounded_numbers: None,
+        stream_holdback_bytes: None,
+        detectors: Vec::new(),
+    };
+    palisade.inner.telemetry.record_request(&record);
+    chat.emit(ChatEvent::Done(summary.clone()));
+    summary
+}
+
+fn outcome(finish: &Finish) -> Outcome {
+    match finish {
+        Finish::Stop | Finish::StopSequence => Outcome::Completed,
+        Finish::Length => Outcome::Length,
+        Finish::BlockedInput { .. } => Outcome::BlockedInput,
+        Finish::BlockedOutput { .. } => Outcome::BlockedOutput,
+        Finish::Cancelled => Outcome::Cancelled,
+    }
+}
+
+fn telemetry_direction(direction: Direction) -> telemetry::Direction {
+    match direction {
+        Direction::Input => telemetry::Direction::Input,
+        Direction::Output => telemetry::Direction::Output,
+    }
+}
+
+fn telemetry_action(action: Action) -> telemetry::RuleAction {
+    match action {
+        Action::Block => telemetry::RuleAction::Block,
+        Action::Redact => telemetry::RuleAction::Redact,
+        Action::Warn => telemetry::RuleAction::Warn,
+        Action::Shadow => telemetry::RuleAction::Shadow,
+    }
+}
