@@ -16,15 +16,21 @@ use palisade::telemetry::NoopSink;
 use palisade::{ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, Palisade};
 use serde_json::json;
 
+/// A short system prompt: SmolLM2's own default ("You are a helpful AI
+/// assistant named SmolLM, trained by Hugging Face") derails the 135M model on
+/// simple questions.
+const DEFAULT_SYSTEM: &str = "You are a helpful assistant.";
+
 /// Arguments of `palisade chat`.
 #[derive(Debug, clap::Args)]
 pub struct ChatArgs {
     /// Ask one question and exit; without it, chat interactively on stdin.
     #[arg(short, long)]
     prompt: Option<String>,
-    /// A system message placed before the conversation.
-    #[arg(long)]
-    system: Option<String>,
+    /// The system message placed before the conversation (an empty string
+    /// leaves it to the model's chat template, which may add its own).
+    #[arg(long, default_value = DEFAULT_SYSTEM)]
+    system: String,
     /// Policy file; default: the embedded `policies/default.yaml`.
     #[arg(long, value_name = "FILE", env = "PALISADE_POLICY")]
     policy: Option<PathBuf>,
@@ -43,6 +49,9 @@ pub struct ChatArgs {
     /// Keep only the k most likely tokens.
     #[arg(long)]
     top_k: Option<usize>,
+    /// Penalty on recently seen tokens (1 is off; above 1 discourages loops).
+    #[arg(long, default_value_t = 1.0)]
+    repetition_penalty: f32,
     /// Random seed: the same seed gives the same answer.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -91,13 +100,14 @@ pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
         top_p: args.top_p,
         top_k: args.top_k,
         seed: args.seed,
+        repetition_penalty: args.repetition_penalty,
         ..GenerationParams::default()
     };
     let mut history = Vec::new();
-    if let Some(system) = &args.system {
+    if !args.system.is_empty() {
         history.push(ChatMessage {
             role: Role::System,
-            content: system.clone(),
+            content: args.system.clone(),
         });
     }
     match &args.prompt {
