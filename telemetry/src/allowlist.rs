@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use opentelemetry::{StringValue, Value};
 
-use crate::attrs::{InvalidValue, OTHER, check_value};
+use crate::attrs::{InvalidValue, OTHER, check_model_name, check_value};
 
 /// What telemetry needs to know about a loaded policy.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -59,15 +59,25 @@ pub const MAX_DETECTORS: usize = 64;
 pub(crate) struct Table {
     what: &'static str,
     max: usize,
+    check: fn(&'static str, &str) -> Result<(), InvalidValue>,
     index: HashMap<Arc<str>, u16>,
     values: Vec<Value>,
 }
 
 impl Table {
     fn new(what: &'static str, max: usize) -> Self {
+        Self::checked(what, max, check_value)
+    }
+
+    fn checked(
+        what: &'static str,
+        max: usize,
+        check: fn(&'static str, &str) -> Result<(), InvalidValue>,
+    ) -> Self {
         Self {
             what,
             max,
+            check,
             index: HashMap::new(),
             values: vec![Value::String(StringValue::from(OTHER))],
         }
@@ -77,7 +87,7 @@ impl Table {
         if let Some(i) = self.index.get(value) {
             return Ok(*i);
         }
-        check_value(self.what, value)?;
+        (self.check)(self.what, value)?;
         if self.index.len() >= self.max {
             return Err(RegisterError::TooMany {
                 what: self.what,
@@ -138,7 +148,7 @@ pub(crate) struct Allowlist {
 impl Default for Allowlist {
     fn default() -> Self {
         Self {
-            models: Table::new("model name", MAX_MODELS),
+            models: Table::checked("model name", MAX_MODELS, |_, v| check_model_name(v)),
             policies: Table::new("policy hash", MAX_POLICIES),
             policy_names: vec![Value::String(StringValue::from(OTHER))],
             rules: Table::new("rule id", MAX_RULES),

@@ -113,8 +113,7 @@ pub const OTHER: &str = "_other";
 /// Why a configured or registered attribute value was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "{what} `{shown}` is not a valid attribute value: use 1 to {max} characters from \
-     A-Z a-z 0-9 . _ - : / + @"
+    "{what} `{shown}` is not a valid attribute value: use 1 to {max} characters from {allowed}"
 )]
 pub struct InvalidValue {
     /// What was being set, e.g. `app id`.
@@ -123,6 +122,8 @@ pub struct InvalidValue {
     pub shown: String,
     /// The maximum length.
     pub max: usize,
+    /// The characters allowed.
+    pub allowed: &'static str,
 }
 
 /// The longest identifier accepted as an attribute value.
@@ -138,6 +139,26 @@ pub fn check_value(what: &'static str, value: &str) -> Result<(), InvalidValue> 
             what,
             shown: value.chars().take(64).collect(),
             max: MAX_VALUE_LEN,
+            allowed: "A-Z a-z 0-9 . _ - : / + @",
+        })
+    }
+}
+
+/// Checks a model name: like [`check_value`], but single inner spaces and
+/// parentheses are allowed (GGUF names such as `Smollm2 135M 8k Lc100K Mix1
+/// Ep2`), and `@` is not.
+pub fn check_model_name(value: &str) -> Result<(), InvalidValue> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "._-:/+() ".contains(c);
+    let spaced_ok = !value.starts_with(' ') && !value.ends_with(' ') && !value.contains("  ");
+    if !value.is_empty() && value.len() <= MAX_VALUE_LEN && spaced_ok && value.chars().all(ok_char)
+    {
+        Ok(())
+    } else {
+        Err(InvalidValue {
+            what: "model name",
+            shown: value.chars().take(64).collect(),
+            max: MAX_VALUE_LEN,
+            allowed: "A-Z a-z 0-9 . _ - : / + ( ) and single inner spaces",
         })
     }
 }
@@ -167,5 +188,18 @@ mod tests {
         assert!(check_value("app id", &"x".repeat(129)).is_err());
         let err = check_value("model", "héllo").expect_err("non-ascii");
         assert!(err.to_string().contains("model `héllo`"));
+        assert!(check_model_name("Smollm2 135M 8k Lc100K Mix1 Ep2").is_ok());
+        assert!(check_model_name("Llama (3.2) 1B").is_ok());
+        for bad in [
+            " lead",
+            "trail ",
+            "two  spaces",
+            "a@b",
+            "new\nline",
+            "",
+            "x,y",
+        ] {
+            assert!(check_model_name(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -102,10 +102,10 @@ fn sink(cfg: TelemetryConfig) -> Arc<OtelSink> {
     let sink = OtelSink::start(cfg).expect("starts");
     sink.register_policy(&policy()).expect("policy");
     sink.register_model(MODEL).expect("model");
-    // Registering text is refused, and the refusal does not echo it back whole.
+    // Registering text as an identifier is refused.
     for c in [
         "my email is alice.smith@example.com please",
-        "CANARY q7Zx 0001",
+        "CANARY-q7Zx-0001\nsecond line",
     ] {
         let err = sink.register_model(c).expect_err("not an identifier");
         assert!(err.to_string().contains("not a valid attribute value"));
