@@ -39,6 +39,6 @@ pub use chat::{ChatMessage, ChatTemplate, Role};
 pub use engine::{Engine, LoadOptions};
 pub use error::{GenerateError, LoadError, TemplateError};
 pub use params::{FinishReason, GenerationParams, Timings, Usage};
-pub use processors::{BoxedProcessor, LogitsProcessor};
+pub use processors::{BannedSequences, BoxedProcessor, LogitsProcessor};
 pub use stream::{TokenEvent, TokenStream};
 pub use tokenizers;

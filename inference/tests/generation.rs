@@ -3,8 +3,8 @@
 mod common;
 
 use palisade_inference::{
-    ChatMessage, Engine, FinishReason, GenerateError, GenerationParams, LoadError, LoadOptions,
-    TokenEvent,
+    BannedSequences, BoxedProcessor, ChatMessage, Engine, FinishReason, GenerateError,
+    GenerationParams, LoadError, LoadOptions, TokenEvent,
 };
 
 fn engine() -> Engine {
@@ -226,4 +226,25 @@ fn invalid_params_are_rejected() {
         engine.generate("", &GenerationParams::default()),
         Err(GenerateError::EmptyPrompt)
     ));
+}
+
+#[test]
+fn banned_phrase_is_never_generated() {
+    let mut engine = engine();
+    let prompt = engine
+        .render_chat(&capital_question(), true)
+        .expect("renders");
+    let banned = BannedSequences::new(engine.tokenizer(), &["paris"], true).expect("compiles");
+    assert!(banned.always_banned_count() > 0);
+    let processors: Vec<BoxedProcessor<'_>> = vec![Box::new(banned)];
+    let mut stream = engine
+        .generate_with(&prompt, &GenerationParams::greedy(48), processors)
+        .expect("starts");
+    let answer = text(&collect(&mut stream));
+    assert!(stream.finish_reason().is_some());
+    assert!(!answer.to_lowercase().contains("paris"), "{answer:?}");
+    assert!(
+        !answer.trim().is_empty(),
+        "the model still answers: {answer:?}"
+    );
 }

@@ -115,3 +115,20 @@ fn tokenizer_json_next_to_the_model_wins() {
     let err = load_gguf_tokenizer(&linked).expect_err("broken sidecar");
     assert!(err.to_string().contains("tokenizer.json"), "{err}");
 }
+
+#[test]
+fn token_bytes_concatenate_to_the_text() {
+    let (tokenizer, _, _) = load_gguf_tokenizer(&common::smollm2_path()).expect("tokenizer loads");
+    let bytes = palisade_inference::tokenizer::bytes::token_bytes(&tokenizer);
+    assert_eq!(bytes.len(), 49_152);
+    assert!(bytes[2].is_empty(), "<|im_end|> is special: no text");
+    for case in cases() {
+        let joined: Vec<u8> = case
+            .ids
+            .iter()
+            .flat_map(|&id| bytes[id as usize].clone())
+            .collect();
+        let expected = tokenizer.decode(&case.ids, true).expect("decodes");
+        assert_eq!(joined, expected.into_bytes(), "{:?}", case.text);
+    }
+}

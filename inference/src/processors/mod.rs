@@ -1,6 +1,10 @@
 //! Logits processors: hooks that edit the next-token logits before sampling (after the
 //! raw-distribution statistics are taken, before the repetition penalty).
 
+pub mod banned;
+
+pub use banned::{BannedSequences, BannedSequencesError};
+
 /// Edits next-token logits; set a logit to `f32::NEG_INFINITY` to forbid a token.
 pub trait LogitsProcessor {
     /// Called once per step with the completion generated so far (not the prompt) and the

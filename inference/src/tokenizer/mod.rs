@@ -1,6 +1,7 @@
 //! Tokenizer loading: a `tokenizer.json` next to the model wins; otherwise the tokenizer is
 //! rebuilt from the GGUF metadata (see [`gguf`]).
 
+pub mod bytes;
 pub mod gguf;
 
 use std::path::{Path, PathBuf};
