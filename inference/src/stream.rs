@@ -123,8 +123,9 @@ impl<'a> TokenStream<'a> {
         }
         let engine = &mut *self.engine;
         let logits = if completion_len == 0 {
-            engine.model.clear_kv_cache();
-            forward_chunked(engine.model.as_mut(), &self.history, 0, PREFILL_CHUNK)
+            engine.model.clear_kv_cache().and_then(|()| {
+                forward_chunked(engine.model.as_mut(), &self.history, 0, PREFILL_CHUNK)
+            })
         } else {
             let position = self.history.len() - 1;
             engine.model.forward(&self.history[position..], position)

@@ -48,8 +48,9 @@ impl CausalLm for QuantizedLlama {
         logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
     }
 
-    fn clear_kv_cache(&mut self) {
+    fn clear_kv_cache(&mut self) -> candle_core::Result<()> {
         self.weights.clear_kv_cache();
+        Ok(())
     }
 
     fn context_length(&self) -> usize {

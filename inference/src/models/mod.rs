@@ -1,6 +1,7 @@
 //! Model families behind one interface. One family (and file format) per file.
 
 pub mod llama_gguf;
+pub mod llama_safetensors;
 
 use candle_core::quantized::gguf_file;
 
@@ -14,7 +15,7 @@ pub trait CausalLm: Send {
     fn forward(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<f32>>;
 
     /// Forgets every cached position (start of a new, unrelated sequence).
-    fn clear_kv_cache(&mut self);
+    fn clear_kv_cache(&mut self) -> candle_core::Result<()>;
 
     /// The longest sequence (prompt + completion) the model can process.
     fn context_length(&self) -> usize;

@@ -1,5 +1,7 @@
 //! The engine: a loaded model with its tokenizer and chat template.
 
+mod safetensors;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -193,12 +195,13 @@ impl Engine {
                 max_prompt: self.context_length,
             });
         }
-        self.model.clear_kv_cache();
-        forward_chunked(self.model.as_mut(), ids, 0, PREFILL_CHUNK).map_err(|e| {
-            GenerateError::Forward {
-                position: 0,
-                reason: e.to_string(),
-            }
+        let model = self.model.as_mut();
+        let logits = model
+            .clear_kv_cache()
+            .and_then(|()| forward_chunked(model, ids, 0, PREFILL_CHUNK));
+        logits.map_err(|e| GenerateError::Forward {
+            position: 0,
+            reason: e.to_string(),
         })
     }
 
