@@ -85,3 +85,27 @@ fn set_thread_env(n: usize) {
         std::env::set_var("RAYON_NUM_THREADS", &value);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_load_fixes_the_count_and_conflicts_are_errors() {
+        assert!(matches!(configure(Some(0)), Err(LoadError::ZeroThreads)));
+        let in_force = configure(None).expect("first configuration");
+        assert!(in_force >= 1);
+        assert_eq!(threads_in_force(), Some(in_force));
+        assert_eq!(configure(None).expect("same"), in_force);
+        assert_eq!(configure(Some(in_force)).expect("same"), in_force);
+        match configure(Some(in_force + 1)) {
+            Err(LoadError::ThreadsAlreadySet {
+                requested,
+                in_force: current,
+            }) => {
+                assert_eq!((requested, current), (in_force + 1, in_force));
+            }
+            other => panic!("expected ThreadsAlreadySet, got {other:?}"),
+        }
+    }
+}
