@@ -1,0 +1,166 @@
+//! `palisade scan`: checks JSONL records with a policy, in parallel, in input order.
+//!
+//! Input: one `{"id": ..., "text": "..."}` object per line (other fields are ignored). Output: one
+//! line per input line, same order:
+//! `{"id", "verdict", "findings": [{"rule", "kind", "action", "start", "end", "score"}], "text"}`,
+//! with `text` only when something was redacted; offsets are bytes of the original text. A line
+//! that cannot be read yields `{"line": N, "error": "..."}` in its place; the exit status is then 2.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use palisade::guard::{Direction, Guard, Policy, Verdict};
+use rayon::prelude::*;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// Which side of the model the records are on.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum DirectionArg {
+    /// Prompts sent to the model.
+    Input,
+    /// Model answers.
+    Output,
+}
+
+impl From<DirectionArg> for Direction {
+    fn from(d: DirectionArg) -> Direction {
+        match d {
+            DirectionArg::Input => Direction::Input,
+            DirectionArg::Output => Direction::Output,
+        }
+    }
+}
+
+/// Arguments of `palisade scan`.
+#[derive(Debug, clap::Args)]
+pub struct ScanArgs {
+    /// Policy file; default: the embedded `policies/default.yaml`.
+    #[arg(long, value_name = "FILE", env = "PALISADE_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// Apply the policy's `input` or `output` rules.
+    #[arg(long, value_enum, default_value = "input")]
+    pub direction: DirectionArg,
+    /// JSONL file to read; `-` or nothing for standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Records checked in parallel per batch (bounds memory).
+    #[arg(long, default_value_t = 4096, hide = true)]
+    pub batch: usize,
+}
+
+#[derive(Deserialize)]
+struct Record {
+    id: Value,
+    text: String,
+}
+
+/// Loads `path`, or the embedded default policy.
+pub fn load_policy(path: Option<&PathBuf>) -> anyhow::Result<Policy> {
+    Ok(match path {
+        Some(p) => Policy::from_file(p)?,
+        None => Policy::from_yaml_str(
+            palisade::DEFAULT_POLICY_YAML,
+            palisade::DEFAULT_POLICY_ORIGIN,
+        )?,
+    })
+}
+
+fn round(score: f32) -> f64 {
+    (f64::from(score) * 10_000.0).round() / 10_000.0
+}
+
+/// Checks one input line (`number` is 1-based); `Err` carries the error object for that line.
+fn scan_line(guard: &Guard, direction: Direction, number: usize, line: &[u8]) -> (String, bool) {
+    let parsed = std::str::from_utf8(line)
+        .map_err(|e| format!("invalid UTF-8: {e}"))
+        .and_then(|s| {
+            serde_json::from_str::<Record>(s.trim_end_matches('\r')).map_err(|e| e.to_string())
+        });
+    match parsed {
+        Ok(record) => {
+            let d = guard.check(direction, &record.text);
+            let findings: Vec<Value> = d
+                .findings
+                .iter()
+                .map(|f| {
+                    json!({
+                        "rule": &*f.rule_id,
+                        "kind": &*f.kind,
+                        "action": f.action.as_str(),
+                        "start": f.start,
+                        "end": f.end,
+                        "score": round(f.score),
+                    })
+                })
+                .collect();
+            let mut out = json!({
+                "id": record.id,
+                "verdict": d.verdict.as_str(),
+                "findings": findings,
+            });
+            if d.verdict == Verdict::Redact {
+                out["text"] = Value::String(d.text);
+            }
+            (out.to_string(), true)
+        }
+        Err(error) => (json!({"line": number, "error": error}).to_string(), false),
+    }
+}
+
+/// Runs `palisade scan`.
+pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
+    let policy = load_policy(args.policy.as_ref())?;
+    let guard = palisade::build_guard(policy)?;
+    let direction = Direction::from(args.direction);
+    let reader: Box<dyn Read> = match &args.file {
+        Some(p) if p.as_os_str() != "-" => {
+            Box::new(File::open(p).with_context(|| format!("cannot open {}", p.display()))?)
+        }
+        _ => Box::new(std::io::stdin().lock()),
+    };
+    let mut reader = BufReader::with_capacity(1 << 16, reader);
+    let stdout = std::io::stdout().lock();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout);
+    let batch = args.batch.max(1);
+    let mut lines: Vec<Vec<u8>> = Vec::with_capacity(batch);
+    let mut number = 0usize;
+    let mut failed = false;
+    loop {
+        lines.clear();
+        for _ in 0..batch {
+            let mut line = Vec::new();
+            if reader.read_until(b'\n', &mut line)? == 0 {
+                break;
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            break;
+        }
+        let first = number + 1;
+        number += lines.len();
+        let results: Vec<(String, bool)> = lines
+            .par_iter()
+            .enumerate()
+            .map(|(i, line)| scan_line(&guard, direction, first + i, line))
+            .collect();
+        for (line, ok) in results {
+            failed |= !ok;
+            out.write_all(line.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        out.flush()?;
+    }
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
