@@ -20,7 +20,7 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 unit-tests:
-	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc
 
 clippy:

@@ -270,13 +270,11 @@ impl Iterator for Segments<'_> {
         let (_, first) = it.next()?;
         let start = self.pos;
         let mut end = start + first.len_utf8();
-        let mut non_starters = 0;
-        for (i, c) in it {
+        for (non_starters, (i, c)) in it.enumerate() {
             if c.is_ascii() || canonical_combining_class(c) == 0 || non_starters == MAX_NON_STARTERS
             {
                 break;
             }
-            non_starters += 1;
             end = start + i + c.len_utf8();
         }
         self.pos = end;

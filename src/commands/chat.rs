@@ -79,7 +79,6 @@ pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let spinner = spinner(&format!("loading {}", model.display()), args.json);
     let options = LoadOptions {
         threads: args.threads,
-        ..LoadOptions::default()
     };
     let palisade = Palisade::load(&model, policy, &options, Arc::new(NoopSink))
         .with_context(|| format!("loading the model {}", model.display()))?;

@@ -45,7 +45,7 @@ pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
 
 /// Decodes an even-length hex string; `None` if malformed.
 pub fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.as_bytes()

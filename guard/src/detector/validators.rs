@@ -19,7 +19,7 @@ pub fn luhn(s: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The ISO 7064 mod 97-10 check as used by IBANs: the first four characters move to the end,

@@ -54,7 +54,7 @@ impl LengthCounter {
             LengthUnit::Tokens => {
                 for (i, c) in text.char_indices() {
                     let starts_token = if c.is_alphanumeric() {
-                        let new = self.run % 4 == 0;
+                        let new = self.run.is_multiple_of(4);
                         self.run += 1;
                         new
                     } else {
