@@ -163,10 +163,15 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
     let mut buf = String::new();
     let mut pos = 0;
     while pos < bytes.len() {
-        let b = bytes[pos];
-        // Fast path: an ASCII character followed by ASCII (or the end) is a one-byte segment
-        // copied as is (lower-cased for the lower view).
-        if b.is_ascii() && bytes.get(pos + 1).is_none_or(u8::is_ascii) {
+        // Fast path: ASCII characters followed by ASCII (or the end) are one-byte segments
+        // copied as is (lower-cased for the lower view), a whole run at a time.
+        let run = pos + ascii_run(&bytes[pos..]);
+        let fast = if run == bytes.len() {
+            run
+        } else {
+            run.saturating_sub(1)
+        };
+        if fast > pos {
             if !map.last().is_some_and(|e| e.verbatim) {
                 map.push(MapEntry {
                     view: to_u32(text.len()),
@@ -174,8 +179,12 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
                     verbatim: true,
                 });
             }
-            text.push(char::from(if lower { b.to_ascii_lowercase() } else { b }));
-            pos += 1;
+            let start = text.len();
+            text.push_str(&orig[pos..fast]);
+            if lower {
+                text[start..].make_ascii_lowercase();
+            }
+            pos = fast;
             continue;
         }
         let end = segment_end(orig, pos);
@@ -205,6 +214,21 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
         map: Some(map),
         orig_len: orig.len(),
     }
+}
+
+/// The length of the run of ASCII bytes at the start of `bytes`.
+pub fn ascii_run(bytes: &[u8]) -> usize {
+    const HIGH: u128 = 0x8080_8080_8080_8080_8080_8080_8080_8080;
+    let mut i = 0;
+    while let Some(chunk) = bytes.get(i..i + 16) {
+        let mut word = [0u8; 16];
+        word.copy_from_slice(chunk);
+        if u128::from_le_bytes(word) & HIGH != 0 {
+            break;
+        }
+        i += 16;
+    }
+    i + bytes[i..].iter().take_while(|b| b.is_ascii()).count()
 }
 
 /// The end of the segment that starts at `start`.

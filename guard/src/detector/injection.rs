@@ -217,12 +217,15 @@ pub fn build(checks: &[InjectionCheck]) -> Result<Vec<Box<dyn Detector>>, String
     }
     if checks.contains(&InjectionCheck::InvisibleChars) {
         let defs = vec![PatternDef::validated(INVISIBLE, 0, invisible)];
-        out.push(Box::new(PatternSet::new(
-            vec![Arc::from("injection.invisible_chars")],
-            defs,
-            ViewKind::Original,
-            false,
-        )?));
+        out.push(Box::new(
+            PatternSet::new(
+                vec![Arc::from("injection.invisible_chars")],
+                defs,
+                ViewKind::Original,
+                false,
+            )?
+            .non_ascii_start(),
+        ));
     }
     Ok(out)
 }

@@ -77,6 +77,7 @@ pub struct PatternSet {
     liveness: Liveness,
     view: ViewKind,
     max_len: usize,
+    non_ascii_start: bool,
 }
 
 impl fmt::Debug for PatternSet {
@@ -119,7 +120,14 @@ impl PatternSet {
             liveness,
             view,
             max_len,
+            non_ascii_start: false,
         })
+    }
+
+    /// Declares that every match starts with a non-ASCII character, so searches skip ASCII text.
+    pub fn non_ascii_start(mut self) -> Self {
+        self.non_ascii_start = true;
+        self
     }
 }
 
@@ -140,6 +148,15 @@ impl Detector for PatternSet {
         if from > hay.len() {
             return None;
         }
+        let from = if self.non_ascii_start {
+            let skip = crate::normalize::ascii_run(&hay.as_bytes()[from..]);
+            if from + skip == hay.len() {
+                return None;
+            }
+            from + skip
+        } else {
+            from
+        };
         let m = self.regex.find(Input::new(hay).range(from..))?;
         let (kind, validate) = self.defs.get(m.pattern().as_usize())?;
         let (s, e) = (m.start(), m.end());
