@@ -102,9 +102,13 @@ pub struct Fetcher {
 impl Fetcher {
     /// A fetcher writing into `cache`.
     pub fn new(cache: AssetCache) -> Self {
+        let tls = ureq::tls::TlsConfig::builder()
+            .root_certs(system_root_certs())
+            .build();
         let agent = ureq::Agent::config_builder()
             .timeout_connect(Some(Duration::from_secs(30)))
             .timeout_recv_body(Some(Duration::from_secs(60)))
+            .tls_config(tls)
             .build()
             .new_agent();
         Self { cache, agent }
@@ -198,6 +202,36 @@ impl Fetcher {
         }
         Ok(total)
     }
+}
+
+/// The system's CA bundle (`SSL_CERT_FILE`, else the usual Linux locations),
+/// so that fetching works behind a TLS-inspecting proxy whose CA the system
+/// trusts, as pip does; Mozilla's bundled roots when no bundle is found.
+fn system_root_certs() -> ureq::tls::RootCerts {
+    const BUNDLES: &[&str] = &[
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/cert.pem",
+    ];
+    let from_env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+    let candidates = from_env
+        .into_iter()
+        .chain(BUNDLES.iter().map(PathBuf::from));
+    for path in candidates {
+        let Ok(pem) = std::fs::read(&path) else {
+            continue;
+        };
+        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(cert)) => Some(cert),
+                _ => None,
+            })
+            .collect();
+        if !certs.is_empty() {
+            return ureq::tls::RootCerts::from(certs);
+        }
+    }
+    ureq::tls::RootCerts::WebPki
 }
 
 /// Copies `spec.member` out of the wheel into `to`, checking its sha256.
