@@ -8,20 +8,53 @@ fn main() {
     let text: String = base.repeat(256 * 1024 / base.len());
     let ascii: String = text.chars().filter(char::is_ascii).collect();
     let rules = [
-        ("keywords", "{id: r, type: keywords, action: warn, words: [foo, bar baz, qux]}"),
-        ("regex", "{id: r, type: regex, action: warn, patterns: ['ticket-[0-9]{4}']}"),
+        (
+            "keywords",
+            "{id: r, type: keywords, action: warn, words: [foo, bar baz, qux]}",
+        ),
+        (
+            "regex",
+            "{id: r, type: regex, action: warn, patterns: ['ticket-[0-9]{4}']}",
+        ),
         ("pii", "{id: r, type: pii, action: warn}"),
-        ("pii-email", "{id: r, type: pii, action: warn, entities: [email]}"),
-        ("pii-phone", "{id: r, type: pii, action: warn, entities: [phone]}"),
-        ("pii-card", "{id: r, type: pii, action: warn, entities: [credit_card]}"),
-        ("pii-iban", "{id: r, type: pii, action: warn, entities: [iban]}"),
-        ("pii-ip", "{id: r, type: pii, action: warn, entities: [ip_address]}"),
+        (
+            "pii-email",
+            "{id: r, type: pii, action: warn, entities: [email]}",
+        ),
+        (
+            "pii-phone",
+            "{id: r, type: pii, action: warn, entities: [phone]}",
+        ),
+        (
+            "pii-card",
+            "{id: r, type: pii, action: warn, entities: [credit_card]}",
+        ),
+        (
+            "pii-iban",
+            "{id: r, type: pii, action: warn, entities: [iban]}",
+        ),
+        (
+            "pii-ip",
+            "{id: r, type: pii, action: warn, entities: [ip_address]}",
+        ),
         ("secrets", "{id: r, type: secrets, action: warn}"),
         ("injection", "{id: r, type: injection, action: warn}"),
-        ("inj-phrases", "{id: r, type: injection, action: warn, checks: [instruction_override, jailbreak, prompt_extraction]}"),
-        ("inj-encoded", "{id: r, type: injection, action: warn, checks: [encoded_payload]}"),
-        ("inj-invisible", "{id: r, type: injection, action: warn, checks: [invisible_chars]}"),
-        ("length", "{id: r, type: length, action: warn, max: 100000000}"),
+        (
+            "inj-phrases",
+            "{id: r, type: injection, action: warn, checks: [instruction_override, jailbreak, prompt_extraction]}",
+        ),
+        (
+            "inj-encoded",
+            "{id: r, type: injection, action: warn, checks: [encoded_payload]}",
+        ),
+        (
+            "inj-invisible",
+            "{id: r, type: injection, action: warn, checks: [invisible_chars]}",
+        ),
+        (
+            "length",
+            "{id: r, type: length, action: warn, max: 100000000}",
+        ),
     ];
     for (t, label) in [(&text, "mixed"), (&ascii, "ascii")] {
         for (name, rule) in rules {
@@ -33,7 +66,10 @@ fn main() {
                 std::hint::black_box(g.check(Direction::Input, t));
             }
             let secs = start.elapsed().as_secs_f64() / n as f64;
-            println!("{label:6} {name:14} {:8.1} MB/s", t.len() as f64 / secs / 1e6);
+            println!(
+                "{label:6} {name:14} {:8.1} MB/s",
+                t.len() as f64 / secs / 1e6
+            );
         }
     }
 }
