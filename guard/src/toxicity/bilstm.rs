@@ -10,8 +10,8 @@ use super::batch::Combiner;
 use super::error::ToxicityError;
 use super::keras_tokenizer::{KerasConfig, KerasTokenizer, read_config};
 use super::runtime::{GraphSource, RuntimeConfig, session};
-use super::window::{max_scores, pre_pad, windows};
-use super::{TextScores, ToxicityModel, WindowScores};
+use super::window::{combine_windows, pre_pad, windows};
+use super::{TextScores, ToxicityModel};
 
 /// A loaded BiLSTM classifier: tokenizer, window settings and one shared session.
 #[derive(Debug)]
@@ -224,21 +224,6 @@ impl ToxicityModel for BilstmModel {
                 model: self.name.clone(),
                 reason,
             })?;
-        let mut results = results.into_iter();
-        Ok(plan
-            .into_iter()
-            .map(|spans| {
-                let windows: Vec<WindowScores> = spans
-                    .into_iter()
-                    .zip(results.by_ref())
-                    .map(|((start, end), scores)| WindowScores { start, end, scores })
-                    .collect();
-                let scores = max_scores(
-                    windows.iter().map(|w| w.scores.as_slice()),
-                    self.labels.len(),
-                );
-                TextScores { scores, windows }
-            })
-            .collect())
+        Ok(combine_windows(plan, results, self.labels.len()))
     }
 }

@@ -16,8 +16,8 @@ use super::batch::Combiner;
 use super::bilstm::check_outlet;
 use super::error::ToxicityError;
 use super::runtime::{GraphSource, RuntimeConfig, session};
-use super::window::{max_scores, windows};
-use super::{TextScores, ToxicityModel, WindowScores};
+use super::window::{combine_windows, windows};
+use super::{TextScores, ToxicityModel};
 
 /// Words per window for long texts.
 pub const WINDOW_WORDS: usize = 64;
@@ -158,22 +158,10 @@ impl ToxicityModel for SvmModel {
                 model: self.name.clone(),
                 reason,
             })?;
-        let mut results = results.into_iter();
-        Ok(plan
-            .into_iter()
-            .map(|spans| {
-                let windows: Vec<WindowScores> = spans
-                    .into_iter()
-                    .zip(results.by_ref())
-                    .map(|((start, end), p)| WindowScores {
-                        start,
-                        end,
-                        scores: vec![p],
-                    })
-                    .collect();
-                let scores = max_scores(windows.iter().map(|w| w.scores.as_slice()), 1);
-                TextScores { scores, windows }
-            })
-            .collect())
+        Ok(combine_windows(
+            plan,
+            results.into_iter().map(|p| vec![p]),
+            1,
+        ))
     }
 }

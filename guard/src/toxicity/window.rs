@@ -60,6 +60,27 @@ pub fn pre_pad(ids: &[i64], len: usize, pad: i64, row: &mut Vec<i64>) {
     row.extend_from_slice(keep);
 }
 
+/// Pairs each text's window spans (byte ranges, in submission order) with the model's per-window
+/// scores (`width` labels each) and takes each text's maximum over its windows.
+pub fn combine_windows(
+    plan: Vec<Vec<(usize, usize)>>,
+    results: impl IntoIterator<Item = Vec<f32>>,
+    width: usize,
+) -> Vec<super::TextScores> {
+    let mut results = results.into_iter();
+    plan.into_iter()
+        .map(|spans| {
+            let windows: Vec<super::WindowScores> = spans
+                .into_iter()
+                .zip(results.by_ref())
+                .map(|((start, end), scores)| super::WindowScores { start, end, scores })
+                .collect();
+            let scores = max_scores(windows.iter().map(|w| w.scores.as_slice()), width);
+            super::TextScores { scores, windows }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
