@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assets;
+pub mod observability;
 mod pipeline;
 
 pub use palisade_guard as guard;

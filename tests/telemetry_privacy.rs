@@ -5,22 +5,22 @@
 //!
 //! Needs the default model in the asset cache (`cargo run -- fetch`).
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use palisade::assets::{AssetCache, SMOLLM2_135M_INSTRUCT};
-use palisade::guard::{Direction, Policy};
+use palisade::guard::Policy;
 use palisade::inference::{GenerationParams, LoadOptions};
 use palisade::telemetry::config::{
     DpConfig, ExportConfig, PrometheusConfig, Protocol, SpoolConfig, Temporality,
 };
-use palisade::telemetry::{
-    OtelSink, PolicyInfo, PrivacyMode, RequestRecord, TelemetryConfig, TelemetrySink,
-};
+use palisade::telemetry::{OtelSink, PrivacyMode, RequestRecord, TelemetryConfig, TelemetrySink};
 use palisade::{ChatRequest, Palisade};
+
+mod support;
+use support::collector::collector;
 
 const CANARIES: [&str; 7] = [
     "CANARY-Q7ZX-0001",
@@ -47,49 +47,6 @@ fn found(haystack: &[u8]) -> Vec<&'static str> {
         .collect()
 }
 
-/// A minimal OTLP/HTTP collector: keeps every request body, answers 200.
-fn collector() -> (SocketAddr, Arc<Mutex<Vec<Vec<u8>>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let kept = bodies.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 8192];
-            let body_start = loop {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break None,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break Some(i + 4);
-                }
-            };
-            let Some(start) = body_start else { continue };
-            let head = String::from_utf8_lossy(&buf[..start]).to_ascii_lowercase();
-            let length: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0);
-            while buf.len() < start + length {
-                match stream.read(&mut chunk) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                }
-            }
-            kept.lock().expect("lock").push(buf);
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-            );
-        }
-    });
-    (addr, bodies)
-}
-
 fn export(endpoint: String) -> ExportConfig {
     ExportConfig {
         protocol: Protocol::HttpProtobuf,
@@ -101,26 +58,6 @@ fn export(endpoint: String) -> ExportConfig {
         max_retries: 0,
         retry_backoff: Duration::from_millis(10),
         spool: None,
-    }
-}
-
-fn policy_info(policy: &Policy) -> PolicyInfo {
-    let rules: Vec<_> = [Direction::Input, Direction::Output]
-        .into_iter()
-        .flat_map(|d| policy.rules(d).iter())
-        .collect();
-    let mut detectors: Vec<String> = rules
-        .iter()
-        .map(|r| r.detector.type_name().to_owned())
-        .collect();
-    detectors.sort();
-    detectors.dedup();
-    PolicyInfo {
-        name: policy.name().to_owned(),
-        hash: policy.hash().to_owned(),
-        rule_ids: rules.iter().map(|r| r.id.to_string()).collect(),
-        finding_kinds: Vec::new(),
-        detectors,
     }
 }
 
@@ -145,7 +82,6 @@ fn canaries_in_requests_never_reach_telemetry() {
         palisade::DEFAULT_POLICY_ORIGIN,
     )
     .expect("default policy");
-    let info = policy_info(&policy);
     let (addr, bodies) = collector();
     let dir = tempfile::tempdir().expect("tempdir");
     let down = {
@@ -188,6 +124,7 @@ fn canaries_in_requests_never_reach_telemetry() {
 
     let palisade =
         Palisade::load(&model, policy, &LoadOptions::default(), sink.clone()).expect("loads");
+    let info = palisade::observability::policy_info(palisade.guard());
     for s in [&aggregate, &dp] {
         s.register_policy(&info).expect("policy");
         s.register_model(palisade.model_name()).expect("model");

@@ -56,5 +56,5 @@ pub use engine::length::approx_tokens;
 pub use engine::{Guard, GuardBuildError, GuardBuilder};
 pub use policy::{Policy, PolicyError, Rule};
 pub use stream::{OutputStream, StreamChunk};
-pub use types::{Action, BlockInfo, Decision, Direction, Finding, Severity, Verdict};
+pub use types::{Action, BlockInfo, Decision, DetectorCost, Direction, Finding, Severity, Verdict};
 pub use vault::{RedactionVault, VaultEntry};

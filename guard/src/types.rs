@@ -195,6 +195,22 @@ pub struct Decision {
     pub block: Option<BlockInfo>,
     /// The placeholders introduced by this check and the originals they replaced.
     pub vault: RedactionVault,
+    /// What each detector cost: filled by [`crate::Guard::check_measured`], empty otherwise.
+    pub costs: Vec<DetectorCost>,
+}
+
+/// The time one rule's detector spent, and its run-time failures, in one check or stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectorCost {
+    /// The rule.
+    pub rule_id: Arc<str>,
+    /// The rule's detector type (`pii`, `keywords`, `toxicity`, ...).
+    pub detector: Arc<str>,
+    /// Time spent in the detector.
+    pub elapsed: std::time::Duration,
+    /// Run-time failures it met (e.g. a classifier that could not score), whether the rule
+    /// then failed open or closed.
+    pub failures: u32,
 }
 
 impl Decision {

@@ -128,3 +128,50 @@ fn default_policy_loads_and_compiles() {
     let d = g.check(Direction::Input, "mail me: a.b@example.org");
     assert_eq!(d.text, "mail me: [EMAIL_1]");
 }
+
+#[test]
+fn measured_checks_and_streams_report_every_detector() {
+    let g = guard(KEYWORDS);
+    let text = "a ticket-1234 about bluebird";
+    let plain = g.check(Direction::Output, text);
+    assert!(plain.costs.is_empty(), "costs only when measured");
+    let measured = g.check_measured(Direction::Output, text, None);
+    assert_eq!(
+        measured.findings, plain.findings,
+        "measuring changes nothing"
+    );
+    let rules: Vec<(&str, &str)> = measured
+        .costs
+        .iter()
+        .map(|c| (&*c.rule_id, &*c.detector))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            ("ban", "keywords"),
+            ("secret-word", "keywords"),
+            ("note", "regex")
+        ]
+    );
+    assert!(measured.costs.iter().all(|c| c.failures == 0));
+
+    let mut stream = g.output_stream(None).measured();
+    for piece in text.split_inclusive(' ') {
+        stream.push(piece);
+    }
+    stream.finish();
+    assert_eq!(stream.costs().len(), 3);
+    assert!(g.output_stream(None).costs().is_empty());
+}
+
+#[test]
+fn finding_kinds_cover_every_enabled_rule() {
+    let g = guard(KEYWORDS);
+    let kinds: Vec<String> = g.finding_kinds().iter().map(|k| k.to_string()).collect();
+    assert!(kinds.contains(&"regex.note".to_owned()), "{kinds:?}");
+    assert!(kinds.iter().any(|k| k.starts_with("keyword.")), "{kinds:?}");
+    let mut sorted = kinds.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(kinds, sorted);
+}

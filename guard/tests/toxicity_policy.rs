@@ -152,6 +152,13 @@ fn run_time_failures_fail_closed_or_open_and_are_counted() {
             broken_count(&id, open) > before,
             "failure not counted for {on_error}"
         );
+        // A measured check attributes the failure to the rule's detector.
+        let measured = g.check_measured(Direction::Input, KIND, None);
+        assert_eq!(measured.costs.len(), 1);
+        assert_eq!(&*measured.costs[0].rule_id, id.as_str());
+        assert_eq!(&*measured.costs[0].detector, "toxicity");
+        assert_eq!(measured.costs[0].failures, 1);
+        assert_eq!(measured.verdict, verdict);
     }
 }
 

@@ -4,15 +4,14 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use palisade::assets::{AssetCache, SMOLLM2_135M_INSTRUCT};
 use palisade::guard::Policy;
-use palisade::inference::{ChatMessage, GenerationParams, LoadOptions, Role};
-use palisade::telemetry::NoopSink;
+use palisade::inference::{ChatMessage, Engine, GenerationParams, LoadOptions, Role};
+use palisade::observability::{install_trace_layer, read_telemetry_config, start_telemetry};
 use palisade::{ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, Palisade};
 use serde_json::json;
 
@@ -61,7 +60,15 @@ pub struct ChatArgs {
     /// Print events as JSON lines on stdout instead of text.
     #[arg(long)]
     json: bool,
+    /// Telemetry configuration (YAML, the keys of docs/telemetry.md); without
+    /// it, the standard `OTEL_*` variables decide whether metrics and traces
+    /// are exported.
+    #[arg(long, value_name = "FILE", env = "PALISADE_TELEMETRY")]
+    telemetry: Option<PathBuf>,
 }
+
+/// How long the last export may take when the command exits.
+const TELEMETRY_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// Runs `palisade chat`.
 pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
@@ -80,9 +87,25 @@ pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let options = LoadOptions {
         threads: args.threads,
     };
-    let palisade = Palisade::load(&model, policy, &options, Arc::new(NoopSink))
+    let guard = palisade::build_guard(policy)?;
+    let telemetry = read_telemetry_config(args.telemetry.as_deref())?;
+    let sink = start_telemetry(telemetry, &guard)?;
+    install_trace_layer(&sink);
+    let engine = Engine::load_gguf(&model, &options)
         .with_context(|| format!("loading the model {}", model.display()))?;
+    sink.register_model(engine.model_name())?;
+    let palisade = Palisade::new(engine, guard, sink.clone());
     spinner.finish_and_clear();
+    if let (Some(addr), false) = (sink.prometheus_addr(), args.json) {
+        eprintln!("metrics on http://{addr}/metrics");
+    }
+    let result = converse(&palisade, &args);
+    sink.shutdown(TELEMETRY_SHUTDOWN);
+    result
+}
+
+/// Prints the banner and runs the one-shot or interactive chat.
+fn converse(palisade: &Palisade, args: &ChatArgs) -> anyhow::Result<ExitCode> {
     if !args.json {
         let policy = palisade.guard().policy();
         eprintln!(
@@ -112,13 +135,13 @@ pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     match &args.prompt {
         Some(prompt) => {
             history.push(user(prompt));
-            let summary = ask(&palisade, &history, &params, args.json)?;
+            let summary = ask(palisade, &history, &params, args.json)?;
             Ok(match summary.finish {
                 Finish::BlockedInput { .. } | Finish::BlockedOutput { .. } => ExitCode::from(3),
                 _ => ExitCode::SUCCESS,
             })
         }
-        None => interactive(&palisade, history, &params, args.json),
+        None => interactive(palisade, history, &params, args.json),
     }
 }
 

@@ -3,9 +3,13 @@
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use palisade_guard::{Action, Direction, Finding, RedactionVault, StreamChunk, Verdict};
+use palisade_guard::{
+    Action, DetectorCost, Direction, Finding, RedactionVault, StreamChunk, Verdict,
+};
 use palisade_inference::{FinishReason, Role, Usage};
-use palisade_telemetry::{self as telemetry, Outcome, RequestRecord, RuleHit};
+use palisade_telemetry::trace::{self, Stage};
+use palisade_telemetry::{self as telemetry, DetectorReport, Outcome, RequestRecord, RuleHit};
+use tracing::Span;
 
 use super::{ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, Palisade};
 
@@ -37,6 +41,12 @@ struct Chat<'a> {
     input_verdict: Verdict,
     output_verdict: Verdict,
     cancelled: bool,
+    /// What each detector cost, input and output.
+    costs: Vec<(Direction, DetectorCost)>,
+    /// The most output bytes the streaming guard held back at once.
+    holdback_max_bytes: usize,
+    /// The `palisade.request` span; stage spans are its children.
+    span: Span,
 }
 
 impl Chat<'_> {
@@ -51,6 +61,12 @@ impl Chat<'_> {
         let out = scan();
         self.guard_time += start.elapsed();
         out
+    }
+
+    /// Runs `f` inside a new stage span of this request.
+    fn stage<T>(&self, stage: Stage, f: impl FnOnce(&Span) -> T) -> T {
+        let span = self.span.in_scope(|| trace::stage_span(stage));
+        span.in_scope(|| f(&span))
     }
 
     /// Records findings and tells the caller, returning their verdict.
@@ -114,6 +130,7 @@ pub(super) fn run_chat(
         return Err(ChatError::NoMessages);
     }
     let guard = &palisade.inner.guard;
+    let span = trace::request_span(&palisade.inner.model_name);
     let mut chat = Chat {
         on_event,
         started: Instant::now(),
@@ -123,14 +140,24 @@ pub(super) fn run_chat(
         input_verdict: Verdict::Allow,
         output_verdict: Verdict::Allow,
         cancelled: false,
+        costs: Vec::new(),
+        holdback_max_bytes: 0,
+        span,
     };
 
     // Input guard: every user message, before the model sees anything.
     let mut messages = request.messages;
     let mut vault = RedactionVault::default();
     for message in messages.iter_mut().filter(|m| m.role == Role::User) {
-        let decision = chat
-            .guarded(|| guard.check_with_vault(Direction::Input, &message.content, Some(&vault)));
+        let started = Instant::now();
+        let decision = chat.stage(Stage::InputGuard, |span| {
+            let decision = guard.check_measured(Direction::Input, &message.content, Some(&vault));
+            trace::record_rule_ids(span, decision.findings.iter().map(|f| &*f.rule_id));
+            decision
+        });
+        chat.guard_time += started.elapsed();
+        chat.costs
+            .extend(decision.costs.into_iter().map(|c| (Direction::Input, c)));
         chat.report(Direction::Input, decision.findings);
         if let Some(block) = decision.block {
             let finish = Finish::BlockedInput {
@@ -154,20 +181,24 @@ pub(super) fn run_chat(
 
     let mut engine = palisade.engine();
     let prompt = engine.render_chat(&messages, true)?;
-    let mut output = guard.output_stream(Some(&vault));
-    let mut tokens = engine.generate(&prompt, &request.params)?;
+    let mut output = guard.output_stream(Some(&vault)).measured();
+    let output_span = chat.span.in_scope(|| trace::stage_span(Stage::OutputGuard));
+    let mut model_span = chat.span.in_scope(|| trace::stage_span(Stage::Prefill));
+    let mut tokens = model_span.in_scope(|| engine.generate(&prompt, &request.params))?;
     let mut signals = Signals::default();
     let mut finish = None;
-    for event in tokens.by_ref() {
+    while let Some(event) = model_span.in_scope(|| tokens.next()) {
         let event = event?;
         if signals.first_token_at.is_none() {
             signals.time_to_first_token = Some(chat.started.elapsed());
             signals.first_token_at = Some(Instant::now());
+            model_span = chat.span.in_scope(|| trace::stage_span(Stage::Decode));
         }
         signals.tokens += 1;
         signals.logprob_sum += f64::from(event.logprob);
         signals.entropy_sum += f64::from(event.entropy);
-        let chunk = chat.guarded(|| output.push(&event.text));
+        let chunk = output_span.in_scope(|| chat.guarded(|| output.push(&event.text)));
+        chat.holdback_max_bytes = chat.holdback_max_bytes.max(output.held_bytes());
         finish = chat.release(chunk);
         if finish.is_none() && chat.cancelled {
             finish = Some(Finish::Cancelled);
@@ -179,12 +210,13 @@ pub(super) fn run_chat(
     let usage = tokens.usage();
     let reason = tokens.finish_reason();
     drop(tokens);
+    drop(model_span);
     drop(engine);
 
     let finish = match finish {
         Some(finish) => finish,
         None => {
-            let chunk = chat.guarded(|| output.finish());
+            let chunk = output_span.in_scope(|| chat.guarded(|| output.finish()));
             chat.release(chunk).unwrap_or(match reason {
                 Some(FinishReason::Length) => Finish::Length,
                 Some(FinishReason::StopSequence) => Finish::StopSequence,
@@ -192,6 +224,13 @@ pub(super) fn run_chat(
             })
         }
     };
+    let output_rules = chat
+        .hits
+        .iter()
+        .filter(|h| h.direction == telemetry::Direction::Output);
+    trace::record_rule_ids(&output_span, output_rules.map(|h| h.rule_id.as_str()));
+    chat.costs
+        .extend(output.costs().into_iter().map(|c| (Direction::Output, c)));
     Ok(finish_chat(palisade, chat, finish, usage, signals))
 }
 
@@ -220,6 +259,8 @@ fn finish_chat(
         findings: chat.findings,
     };
     let mean = |sum: f64| (signals.tokens > 0).then(|| (sum / signals.tokens as f64) as f32);
+    trace::record_rule_ids(&chat.span, chat.hits.iter().map(|h| h.rule_id.as_str()));
+    trace::record_outcome(&chat.span, outcome(&summary.finish));
     let record = RequestRecord {
         model: palisade.inner.model_name.clone(),
         policy_hash: palisade.inner.guard.policy().hash().to_string(),
@@ -237,12 +278,37 @@ fn finish_chat(
         low_confidence_fraction: None,
         repetition: None,
         ungrounded_numbers: None,
-        stream_holdback_bytes: None,
-        detectors: Vec::new(),
+        stream_holdback_bytes: (usage.completion_tokens > 0)
+            .then(|| u32::try_from(chat.holdback_max_bytes).unwrap_or(u32::MAX)),
+        detectors: detector_reports(&chat.costs),
     };
     palisade.inner.telemetry.record_request(&record);
     chat.emit(ChatEvent::Done(summary.clone()));
     summary
+}
+
+/// One report per direction and detector type, summing the rules that use it.
+fn detector_reports(costs: &[(Direction, DetectorCost)]) -> Vec<DetectorReport> {
+    let mut reports: Vec<DetectorReport> = Vec::new();
+    for (direction, cost) in costs {
+        let direction = telemetry_direction(*direction);
+        match reports
+            .iter_mut()
+            .find(|r| r.direction == direction && r.detector == *cost.detector)
+        {
+            Some(report) => {
+                report.elapsed += cost.elapsed;
+                report.errors = report.errors.saturating_add(cost.failures);
+            }
+            None => reports.push(DetectorReport {
+                direction,
+                detector: cost.detector.to_string(),
+                elapsed: cost.elapsed,
+                errors: cost.failures,
+            }),
+        }
+    }
+    reports
 }
 
 fn outcome(finish: &Finish) -> Outcome {

@@ -97,6 +97,23 @@ pub trait Detector: Send + Sync + fmt::Debug {
     }
 }
 
+thread_local! {
+    static RUNTIME_FAILURES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts one run-time failure of a detector on this thread (a classifier that could not score,
+/// say). Detectors call it whatever their `on_error` choice; measured checks
+/// ([`crate::Guard::check_measured`], [`crate::OutputStream::measured`]) attribute the failures
+/// counted during a detector's call to that detector.
+pub fn count_runtime_failure() {
+    RUNTIME_FAILURES.with(|c| c.set(c.get().wrapping_add(1)));
+}
+
+/// The failures counted on this thread so far (monotonic, wrapping).
+pub(crate) fn runtime_failures() -> u64 {
+    RUNTIME_FAILURES.with(std::cell::Cell::get)
+}
+
 /// Builds the detectors of rules whose `type:` is implemented outside this crate (such as
 /// `toxicity`, backed by an ONNX classifier).
 pub trait DetectorFactory: Send + Sync {

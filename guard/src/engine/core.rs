@@ -7,6 +7,7 @@
 //! exactly what a whole-text check returns, whatever the chunking.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use regex_automata::hybrid::dfa::Cache;
 use unicode_normalization::char::canonical_combining_class;
@@ -16,7 +17,7 @@ use super::length::LengthCounter;
 use crate::detector::restore::RestoreDetector;
 use crate::detector::{CONTEXT_CHARS, Candidate, Detector};
 use crate::normalize::{View, ViewKind, complete_prefix, is_invisible};
-use crate::types::{Action, BlockInfo, Direction, Finding};
+use crate::types::{Action, BlockInfo, DetectorCost, Direction, Finding};
 use crate::vault::RedactionVault;
 
 /// What one scan released.
@@ -79,6 +80,8 @@ pub(crate) struct Core {
     block: Option<BlockAt>,
     vault: RedactionVault,
     blocked: bool,
+    /// Time and failures per scanner, when measuring.
+    costs: Option<Vec<(Duration, u64)>>,
 }
 
 impl Core {
@@ -116,7 +119,36 @@ impl Core {
             block: None,
             vault,
             blocked: false,
+            costs: None,
         }
+    }
+
+    /// Measures the time and run-time failures of every detector from now on.
+    pub(crate) fn measure(&mut self) {
+        let n = self.slots.len();
+        self.costs
+            .get_or_insert_with(|| vec![(Duration::ZERO, 0); n]);
+    }
+
+    /// What each detector cost so far (empty unless measuring).
+    pub(crate) fn costs(&self) -> Vec<DetectorCost> {
+        let Some(costs) = &self.costs else {
+            return Vec::new();
+        };
+        let side = self.inner.side(self.direction);
+        side.scanners
+            .iter()
+            .zip(costs)
+            .filter_map(|(scanner, &(elapsed, failures))| {
+                let rule = side.rules.get(scanner.rule)?;
+                Some(DetectorCost {
+                    rule_id: rule.id.clone(),
+                    detector: Arc::from(rule.detector.type_name()),
+                    elapsed,
+                    failures: u32::try_from(failures).unwrap_or(u32::MAX),
+                })
+            })
+            .collect()
     }
 
     pub(crate) fn into_vault(self) -> RedactionVault {
@@ -181,7 +213,16 @@ impl Core {
             let view = view_of(&mut views, window, det.view());
             let mut commits = Vec::new();
             let slot = &mut self.slots[i];
+            let measured = self
+                .costs
+                .as_ref()
+                .map(|_| (Instant::now(), crate::detector::runtime_failures()));
             scan_one(det, view, base, complete, at_end, slot, &mut commits);
+            if let (Some(costs), Some((started, failures))) = (&mut self.costs, measured) {
+                let cost = &mut costs[i];
+                cost.0 += started.elapsed();
+                cost.1 += crate::detector::runtime_failures().wrapping_sub(failures);
+            }
             for (c, s, e) in commits {
                 self.commit(scanner.rule, det, &scanner.labels, c, s, e);
             }

@@ -132,7 +132,31 @@ impl Guard {
         text: &str,
         vault: Option<&RedactionVault>,
     ) -> Decision {
+        self.check_inner(direction, text, vault, false)
+    }
+
+    /// [`Guard::check_with_vault`], also measuring each detector's time and run-time failures
+    /// into [`Decision::costs`] (a few tens of nanoseconds per detector).
+    pub fn check_measured(
+        &self,
+        direction: Direction,
+        text: &str,
+        vault: Option<&RedactionVault>,
+    ) -> Decision {
+        self.check_inner(direction, text, vault, true)
+    }
+
+    fn check_inner(
+        &self,
+        direction: Direction,
+        text: &str,
+        vault: Option<&RedactionVault>,
+        measure: bool,
+    ) -> Decision {
         let mut core = Core::new(self.inner.clone(), direction, vault);
+        if measure {
+            core.measure();
+        }
         core.feed(text);
         let step = core.scan(true);
         let verdict = step
@@ -146,6 +170,7 @@ impl Guard {
             findings: step.findings,
             text: step.text,
             block: step.block,
+            costs: core.costs(),
             vault: core.into_vault(),
         }
     }
@@ -154,6 +179,25 @@ impl Guard {
     /// restorable placeholders are put back as they stream past.
     pub fn output_stream(&self, vault: Option<&RedactionVault>) -> OutputStream {
         OutputStream::new(Core::new(self.inner.clone(), Direction::Output, vault))
+    }
+
+    /// Every finding kind the enabled rules of both directions can report (`pii.email`,
+    /// `toxicity.insult`, `length`, ...), sorted and without duplicates: the values telemetry
+    /// may export as `palisade.finding.kind`.
+    pub fn finding_kinds(&self) -> Vec<Arc<str>> {
+        let mut kinds: Vec<Arc<str>> = [&self.inner.input, &self.inner.output]
+            .into_iter()
+            .flat_map(|side| {
+                let lengths = (!side.lengths.is_empty()).then(|| side.length_kind.clone());
+                side.scanners
+                    .iter()
+                    .flat_map(|s| s.detector.kinds().iter().cloned())
+                    .chain(lengths)
+            })
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
     }
 
     /// Whether any enabled rule of `direction` exists.

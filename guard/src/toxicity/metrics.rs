@@ -64,6 +64,7 @@ pub fn record_failure(rule_id: &Arc<str>, model: &str, err: &ToxicityError, fail
         *counts.entry(key).or_insert(0) += 1;
     }
     THREAD_FAILURES.with(|c| c.set(c.get().saturating_add(1)));
+    crate::detector::count_runtime_failure();
     let hook = HOOK.read().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some(hook) = hook {
         hook(&event);
