@@ -1,7 +1,11 @@
 //! The streaming output guard.
 
-use crate::engine::Core;
-use crate::types::{BlockInfo, DetectorCost, Finding};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::detector::runtime_failures;
+use crate::engine::{Core, LateRule};
+use crate::types::{Action, BlockInfo, DetectorCost, Finding};
 use crate::vault::RedactionVault;
 
 /// What a stream releases after a push.
@@ -19,10 +23,18 @@ pub struct StreamChunk {
 /// boundary; only the longest possible pending match is held back. The concatenation of every
 /// released chunk equals the `text` of a whole-text check of the same output, and the findings
 /// are the same, for any chunking.
+///
+/// Rules that choose `stream: release` (a toxicity classifier, say) are the exception: their
+/// detector does not hold text back; it judges what was released, and a late verdict cuts the
+/// stream (the chunk carrying it releases nothing, and nothing follows).
 #[derive(Debug)]
 pub struct OutputStream {
     core: Core,
     finished: bool,
+    late: Vec<LateRule>,
+    late_blocked: bool,
+    /// Time and run-time failures per late check, when measuring.
+    late_costs: Option<Vec<(Duration, u64)>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -34,10 +46,13 @@ impl std::fmt::Debug for Core {
 }
 
 impl OutputStream {
-    pub(crate) fn new(core: Core) -> Self {
+    pub(crate) fn new(core: Core, late: Vec<LateRule>) -> Self {
         OutputStream {
             core,
             finished: false,
+            late,
+            late_blocked: false,
+            late_costs: None,
         }
     }
 
@@ -45,17 +60,29 @@ impl OutputStream {
     /// [`OutputStream::costs`]); costs a few tens of nanoseconds per detector and push.
     pub fn measured(mut self) -> Self {
         self.core.measure();
+        self.late_costs = Some(vec![(Duration::ZERO, 0); self.late.len()]);
         self
     }
 
     /// What each detector cost so far; empty unless [`OutputStream::measured`].
     pub fn costs(&self) -> Vec<DetectorCost> {
-        self.core.costs()
+        let mut costs = self.core.costs();
+        if let Some(late) = &self.late_costs {
+            costs.extend(self.late.iter().zip(late).map(|(l, &(elapsed, failures))| {
+                DetectorCost {
+                    rule_id: l.rule.id.clone(),
+                    detector: Arc::from(l.rule.detector.type_name()),
+                    elapsed,
+                    failures: u32::try_from(failures).unwrap_or(u32::MAX),
+                }
+            }));
+        }
+        costs
     }
 
     /// Adds the next piece of model output and returns what can be released.
     pub fn push(&mut self, delta: &str) -> StreamChunk {
-        if self.finished || self.core.is_blocked() {
+        if self.finished || self.is_blocked() {
             return StreamChunk::default();
         }
         self.core.feed(delta);
@@ -64,7 +91,7 @@ impl OutputStream {
 
     /// Ends the stream: releases everything still held (after the last checks).
     pub fn finish(&mut self) -> StreamChunk {
-        if self.finished || self.core.is_blocked() {
+        if self.finished || self.is_blocked() {
             self.finished = true;
             return StreamChunk::default();
         }
@@ -74,21 +101,75 @@ impl OutputStream {
 
     fn chunk(&mut self, at_end: bool) -> StreamChunk {
         let step = self.core.scan(at_end);
-        StreamChunk {
+        let mut chunk = StreamChunk {
             text: step.text,
             findings: step.findings,
             block: step.block,
+        };
+        if chunk.block.is_none() {
+            self.judge_late(&mut chunk, at_end);
+        }
+        chunk
+    }
+
+    /// Hands the released text to the late checks; a late block withholds the chunk's text.
+    fn judge_late(&mut self, chunk: &mut StreamChunk, at_end: bool) {
+        for (i, late) in self.late.iter_mut().enumerate() {
+            let started = Instant::now();
+            let failures = runtime_failures();
+            let mut verdict = None;
+            if !chunk.text.is_empty() {
+                verdict = late.check.push(&chunk.text);
+            }
+            if verdict.is_none() && at_end {
+                verdict = late.check.finish();
+            }
+            if let Some(cost) = self.late_costs.as_mut().and_then(|c| c.get_mut(i)) {
+                cost.0 += started.elapsed();
+                cost.1 += runtime_failures().wrapping_sub(failures);
+            }
+            let Some(c) = verdict else { continue };
+            if c.score <= 0.0 || c.score < late.rule.threshold {
+                continue;
+            }
+            let rule = &late.rule;
+            chunk.findings.push(Finding {
+                rule_id: rule.id.clone(),
+                kind: late
+                    .kinds
+                    .get(c.kind)
+                    .cloned()
+                    .unwrap_or_else(|| rule.detector.type_name().into()),
+                action: rule.action,
+                severity: rule.severity,
+                start: c.span_start,
+                end: c.span_end,
+                score: c.score,
+            });
+            if rule.action == Action::Block {
+                chunk.text.clear();
+                chunk.block = Some(BlockInfo {
+                    rule_id: rule.id.to_string(),
+                    message: rule.block_message(),
+                });
+                self.late_blocked = true;
+                return;
+            }
         }
     }
 
     /// Bytes received but not yet released (0 once blocked).
     pub fn held_bytes(&self) -> usize {
-        self.core.held_bytes()
+        if self.late_blocked {
+            0
+        } else {
+            self.core.held_bytes()
+        }
     }
 
     /// Whether a rule blocked the stream.
     pub fn is_blocked(&self) -> bool {
-        self.core.is_blocked()
+        self.late_blocked || self.core.is_blocked()
     }
 
     /// The vault: the input's placeholders plus any the output introduced.

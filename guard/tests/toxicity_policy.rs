@@ -163,6 +163,63 @@ fn run_time_failures_fail_closed_or_open_and_are_counted() {
 }
 
 #[test]
+fn release_mode_streams_at_once_and_cuts_on_a_late_verdict() {
+    let g =
+        guard("{id: tox, type: toxicity, action: block, labels: {toxic: 0.8}, stream: release}")
+            .unwrap();
+    let mut s = g.output_stream(None).measured();
+    // Unlike `hold`, an unfinished sentence is released at once (but for the last character,
+    // which a combining mark could still change).
+    let first = s.push("Sure thing, here");
+    assert_eq!(first.text, "Sure thing, her");
+    let mut out = first.text;
+    let mut block = None;
+    for piece in [
+        " it is. ",
+        "You are a stu",
+        "pid idiot and a moron. ",
+        "More text.",
+    ] {
+        let chunk = s.push(piece);
+        out += &chunk.text;
+        if chunk.block.is_some() {
+            assert!(
+                chunk.text.is_empty(),
+                "the chunk with the verdict is withheld"
+            );
+            assert_eq!(&*chunk.findings[0].kind, "toxicity.toxic");
+            block = chunk.block;
+        }
+    }
+    let block = block.expect("the insult cut the stream");
+    assert_eq!(block.rule_id, "out-tox");
+    assert!(s.is_blocked());
+    assert_eq!(s.finish(), Default::default(), "nothing after the cut");
+    assert!(!out.contains("More text"), "released {out:?}");
+    let costs = s.costs();
+    assert_eq!(costs.len(), 1, "the late check is measured: {costs:?}");
+    assert_eq!(&*costs[0].detector, "toxicity");
+    assert!(costs[0].elapsed > std::time::Duration::ZERO);
+    // Whole-text checks of the same rule still judge every sentence.
+    let d = g.check(Direction::Output, &format!("Fine. {INSULT}"));
+    assert_eq!(d.verdict, Verdict::Block);
+    // Clean text streams through and passes the final check.
+    let mut clean = g.output_stream(None);
+    let mut text = clean.push(KIND).text;
+    let end = clean.finish();
+    text += &end.text;
+    assert!(end.block.is_none());
+    assert_eq!(text, KIND);
+}
+
+#[test]
+fn release_mode_cannot_redact() {
+    let err = guard("{id: tox, type: toxicity, action: redact, stream: release}").unwrap_err();
+    assert!(err.contains("stream: release"), "{err}");
+    assert!(err.contains("out-tox"), "{err}");
+}
+
+#[test]
 fn guard_output_stream_holds_the_pending_sentence() {
     let g = guard("{id: tox, type: toxicity, action: block, labels: {toxic: 0.8}}").unwrap();
     let mut s = g.output_stream(None);

@@ -70,6 +70,17 @@ impl Candidate {
     }
 }
 
+/// Judges streamed output after it was released, for rules that choose `stream: release`: text
+/// goes to the caller at once and a late verdict cuts the stream. The output stream builds one per
+/// response with [`Detector::late_check`] and feeds it everything it releases; whole-text checks
+/// use the detector itself. Candidates are in byte offsets of the released text.
+pub trait LateCheck: Send + fmt::Debug {
+    /// Takes the next released text; returns a candidate once a verdict is reached.
+    fn push(&mut self, released: &str) -> Option<Candidate>;
+    /// The stream ended: a last pass over everything released.
+    fn finish(&mut self) -> Option<Candidate>;
+}
+
 /// A matcher compiled for one rule (a rule may compile to several detectors, one per view).
 pub trait Detector: Send + Sync + fmt::Debug {
     /// The taxonomy kinds this detector reports, indexed by [`Candidate::kind`].
@@ -93,6 +104,12 @@ pub trait Detector: Send + Sync + fmt::Debug {
     /// default) falls back to [`Detector::liveness`], then to [`Detector::max_len`].
     fn earliest_pending(&self, hay: &str, from: usize) -> Option<usize> {
         let _ = (hay, from);
+        None
+    }
+
+    /// For output rules that score after release (`stream: release`): a fresh late check for one
+    /// response. An output stream then skips this detector and runs the late check instead.
+    fn late_check(&self) -> Option<Box<dyn LateCheck>> {
         None
     }
 }

@@ -15,10 +15,20 @@ use unicode_normalization::char::canonical_combining_class;
 use super::Inner;
 use super::length::LengthCounter;
 use crate::detector::restore::RestoreDetector;
-use crate::detector::{CONTEXT_CHARS, Candidate, Detector};
+use crate::detector::{CONTEXT_CHARS, Candidate, Detector, LateCheck};
 use crate::normalize::{View, ViewKind, complete_prefix, is_invisible};
+use crate::policy::Rule;
 use crate::types::{Action, BlockInfo, DetectorCost, Direction, Finding};
 use crate::vault::RedactionVault;
+
+/// A rule judged after release, handed from the core to its output stream.
+#[derive(Debug)]
+pub(crate) struct LateRule {
+    pub(crate) rule: Rule,
+    /// The detector's kinds, indexed by [`Candidate::kind`].
+    pub(crate) kinds: Vec<Arc<str>>,
+    pub(crate) check: Box<dyn LateCheck>,
+}
 
 /// What one scan released.
 #[derive(Debug, Default)]
@@ -35,6 +45,8 @@ struct Slot {
     /// Absolute original offset before which no candidate can still be in progress.
     live_from: usize,
     cache: Option<Cache>,
+    /// Skipped: the detector judges this stream after release (see [`Core::hand_over_late`]).
+    late: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +135,26 @@ impl Core {
         }
     }
 
+    /// Takes every scanner that judges streamed text after release out of this core, returning
+    /// each one's rule and late check: the core no longer waits for them.
+    pub(crate) fn hand_over_late(&mut self) -> Vec<LateRule> {
+        let inner = self.inner.clone();
+        let side = inner.side(self.direction);
+        let mut late = Vec::new();
+        for (scanner, slot) in side.scanners.iter().zip(&mut self.slots) {
+            let rule = side.rules.get(scanner.rule);
+            if let (Some(check), Some(rule)) = (scanner.detector.late_check(), rule) {
+                slot.late = true;
+                late.push(LateRule {
+                    rule: rule.clone(),
+                    kinds: scanner.detector.kinds().to_vec(),
+                    check,
+                });
+            }
+        }
+        late
+    }
+
     /// Measures the time and run-time failures of every detector from now on.
     pub(crate) fn measure(&mut self) {
         let n = self.slots.len();
@@ -139,7 +171,9 @@ impl Core {
         side.scanners
             .iter()
             .zip(costs)
-            .filter_map(|(scanner, &(elapsed, failures))| {
+            .zip(&self.slots)
+            .filter(|(_, slot)| !slot.late)
+            .filter_map(|((scanner, &(elapsed, failures)), _)| {
                 let rule = side.rules.get(scanner.rule)?;
                 Some(DetectorCost {
                     rule_id: rule.id.clone(),
@@ -209,6 +243,12 @@ impl Core {
         let mut views: [Option<View<'_>>; 3] = [None, None, None];
         let base = self.base;
         for (i, scanner) in side.scanners.iter().enumerate() {
+            let slot = &mut self.slots[i];
+            if slot.late {
+                slot.cursor = complete;
+                slot.live_from = complete;
+                continue;
+            }
             let det = scanner.detector.as_ref();
             let view = view_of(&mut views, window, det.view());
             let mut commits = Vec::new();

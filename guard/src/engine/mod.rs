@@ -13,7 +13,7 @@ use crate::types::{Decision, Direction, Verdict};
 use crate::vault::RedactionVault;
 
 pub(crate) use self::compile::Side;
-pub(crate) use self::core::Core;
+pub(crate) use self::core::{Core, LateRule};
 
 /// Why a policy could not be compiled into a guard.
 #[derive(Debug, thiserror::Error)]
@@ -178,7 +178,9 @@ impl Guard {
     /// A streaming guard for the model's output. `vault` is the input check's vault: its
     /// restorable placeholders are put back as they stream past.
     pub fn output_stream(&self, vault: Option<&RedactionVault>) -> OutputStream {
-        OutputStream::new(Core::new(self.inner.clone(), Direction::Output, vault))
+        let mut core = Core::new(self.inner.clone(), Direction::Output, vault);
+        let late = core.hand_over_late();
+        OutputStream::new(core, late)
     }
 
     /// Every finding kind the enabled rules of both directions can report (`pii.email`,

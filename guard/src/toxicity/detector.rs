@@ -10,6 +10,7 @@
 //!     model: jigsaw-bilstm            # or profanity-svm
 //!     labels: {toxic: 0.8, threat: 0.5}
 //!     on_error: block                 # fail closed (default); `allow` fails open
+//!     stream: hold                    # or `release`: stream at once, cut on a late verdict
 //! ```
 //!
 //! Each sentence (see [`sentence_start`]) is one candidate; its score per label is the maximum over
@@ -19,15 +20,18 @@
 
 use std::sync::Arc;
 
+use super::late::{ReleasedToxicity, release_config};
 use super::metrics::record_failure;
+use super::stream::ToxicityStream;
 use super::{
     JIGSAW_BILSTM, RuntimeConfig, ToxicityError, ToxicityModel, default_thresholds, load_model,
 };
 use crate::GuardBuilder;
 use crate::detector::classifier::{MAX_SENTENCE, sentence_end, sentence_start};
-use crate::detector::{Candidate, Detector, DetectorFactory};
+use crate::detector::{Candidate, Detector, DetectorFactory, LateCheck};
 use crate::normalize::ViewKind;
-use crate::policy::{DetectorSpec, OnError, Rule};
+use crate::policy::{DetectorSpec, OnError, Rule, StreamMode};
+use crate::types::{Action, Direction};
 
 /// Builds toxicity detectors from rules, loading each model once (see [`load_model`]).
 #[derive(Debug, Clone, Default)]
@@ -130,16 +134,33 @@ pub struct ToxicityDetector {
     wanted: Vec<(usize, f32)>,
     kinds: Vec<Arc<str>>,
     on_error: OnError,
+    /// `Some(every_words)` for an output rule with `stream: release`.
+    release: Option<usize>,
 }
 
 impl ToxicityDetector {
     /// The detector of `rule` (a `toxicity` rule) scoring with `model`, which may be any
     /// [`ToxicityModel`], not only a built-in one.
     pub fn new(rule: &Rule, model: Arc<dyn ToxicityModel>) -> Result<Self, ToxicityError> {
-        let on_error = match &rule.detector {
-            DetectorSpec::External { on_error, .. } => *on_error,
-            _ => OnError::default(),
+        let (on_error, stream, every_words) = match &rule.detector {
+            DetectorSpec::External {
+                on_error,
+                stream,
+                every_words,
+                ..
+            } => (*on_error, *stream, *every_words as usize),
+            _ => (OnError::default(), StreamMode::default(), 0),
         };
+        let release = (rule.direction == Direction::Output && stream == StreamMode::Release)
+            .then_some(every_words);
+        if release.is_some() && rule.action == Action::Redact {
+            return Err(ToxicityError::Config {
+                rule: rule.id.to_string(),
+                detail: "`stream: release` sends text before it is scored, so it cannot be \
+                         redacted: use `stream: hold` or `action: block`/`warn`"
+                    .to_owned(),
+            });
+        }
         let wanted = rule_thresholds(rule, model.as_ref())?;
         let mut kinds: Vec<Arc<str>> = model
             .labels()
@@ -153,6 +174,7 @@ impl ToxicityDetector {
             wanted,
             kinds,
             on_error,
+            release,
         })
     }
 
@@ -210,6 +232,18 @@ impl Detector for ToxicityDetector {
             i += 1;
         }
         None
+    }
+
+    fn late_check(&self) -> Option<Box<dyn LateCheck>> {
+        let every_words = self.release?;
+        let config = release_config(every_words, self.wanted.clone());
+        let stream = ToxicityStream::new(Arc::clone(&self.model), config);
+        Some(Box::new(ReleasedToxicity::new(
+            stream,
+            Arc::clone(&self.rule_id),
+            self.on_error,
+            self.kinds.len() - 1,
+        )))
     }
 
     fn earliest_pending(&self, hay: &str, from: usize) -> Option<usize> {

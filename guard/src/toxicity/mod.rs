@@ -24,6 +24,7 @@ pub mod detector;
 pub mod error;
 pub mod eval;
 pub mod keras_tokenizer;
+mod late;
 pub mod metrics;
 pub mod runtime;
 pub mod stream;

@@ -155,6 +155,11 @@ impl ToxicityStream {
         Ok(ToxicityStream::new(model, config))
     }
 
+    /// The model scoring this stream.
+    pub fn model(&self) -> &Arc<dyn ToxicityModel> {
+        &self.model
+    }
+
     /// Everything pushed so far.
     pub fn text(&self) -> &str {
         &self.text
