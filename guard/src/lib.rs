@@ -45,6 +45,7 @@ mod engine;
 mod homoglyph;
 pub mod normalize;
 pub mod policy;
+pub mod scan;
 mod stream;
 pub mod testing;
 #[cfg(feature = "onnx")]

@@ -12,10 +12,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use palisade::guard::{Direction, Guard, Policy, Verdict};
+use palisade::guard::scan::scan_line;
+use palisade::guard::{Direction, Policy};
 use rayon::prelude::*;
-use serde::Deserialize;
-use serde_json::{Value, json};
 
 /// Which side of the model the records are on.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -52,12 +51,6 @@ pub struct ScanArgs {
     pub batch: usize,
 }
 
-#[derive(Deserialize)]
-struct Record {
-    id: Value,
-    text: String,
-}
-
 /// Loads `path`, or the embedded default policy.
 pub fn load_policy(path: Option<&PathBuf>) -> anyhow::Result<Policy> {
     Ok(match path {
@@ -67,48 +60,6 @@ pub fn load_policy(path: Option<&PathBuf>) -> anyhow::Result<Policy> {
             palisade::DEFAULT_POLICY_ORIGIN,
         )?,
     })
-}
-
-fn round(score: f32) -> f64 {
-    (f64::from(score) * 10_000.0).round() / 10_000.0
-}
-
-/// Checks one input line (`number` is 1-based); `Err` carries the error object for that line.
-fn scan_line(guard: &Guard, direction: Direction, number: usize, line: &[u8]) -> (String, bool) {
-    let parsed = std::str::from_utf8(line)
-        .map_err(|e| format!("invalid UTF-8: {e}"))
-        .and_then(|s| {
-            serde_json::from_str::<Record>(s.trim_end_matches('\r')).map_err(|e| e.to_string())
-        });
-    match parsed {
-        Ok(record) => {
-            let d = guard.check(direction, &record.text);
-            let findings: Vec<Value> = d
-                .findings
-                .iter()
-                .map(|f| {
-                    json!({
-                        "rule": &*f.rule_id,
-                        "kind": &*f.kind,
-                        "action": f.action.as_str(),
-                        "start": f.start,
-                        "end": f.end,
-                        "score": round(f.score),
-                    })
-                })
-                .collect();
-            let mut out = json!({
-                "id": record.id,
-                "verdict": d.verdict.as_str(),
-                "findings": findings,
-            });
-            if d.verdict == Verdict::Redact {
-                out["text"] = Value::String(d.text);
-            }
-            (out.to_string(), true)
-        }
-        Err(error) => (json!({"line": number, "error": error}).to_string(), false),
-    }
 }
 
 /// Runs `palisade scan`.
@@ -146,14 +97,14 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         }
         let first = number + 1;
         number += lines.len();
-        let results: Vec<(String, bool)> = lines
+        let results: Vec<_> = lines
             .par_iter()
             .enumerate()
             .map(|(i, line)| scan_line(&guard, direction, first + i, line))
             .collect();
-        for (line, ok) in results {
-            failed |= !ok;
-            out.write_all(line.as_bytes())?;
+        for result in results {
+            failed |= !result.ok;
+            out.write_all(result.json.as_bytes())?;
             out.write_all(b"\n")?;
         }
         out.flush()?;
