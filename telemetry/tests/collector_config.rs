@@ -62,13 +62,17 @@ fn problems(cfg: &Value) -> Vec<String> {
             }
         }
         for name in defined.difference(&used) {
-            out.push(format!("{kind} `{name}` is defined but no pipeline uses it"));
+            out.push(format!(
+                "{kind} `{name}` is defined but no pipeline uses it"
+            ));
         }
     }
     for (pipeline, p) in pipelines {
         let processors = list(&p["processors"]);
         if processors.first().map(String::as_str) != Some("memory_limiter") {
-            out.push(format!("pipeline {pipeline}: memory_limiter must come first"));
+            out.push(format!(
+                "pipeline {pipeline}: memory_limiter must come first"
+            ));
         }
         if processors.last().map(String::as_str) != Some("batch") {
             out.push(format!("pipeline {pipeline}: batch must come last"));
@@ -77,7 +81,9 @@ fn problems(cfg: &Value) -> Vec<String> {
     let extensions = names(&cfg["extensions"]);
     for name in list(&cfg["service"]["extensions"]) {
         if !extensions.contains(&name) {
-            out.push(format!("service uses extension `{name}`, which is not defined"));
+            out.push(format!(
+                "service uses extension `{name}`, which is not defined"
+            ));
         }
     }
     out
@@ -85,13 +91,21 @@ fn problems(cfg: &Value) -> Vec<String> {
 
 fn assert_sound(file: &str, cfg: &Value) {
     let found = problems(cfg);
-    assert!(found.is_empty(), "collector-config/{file}:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "collector-config/{file}:\n{}",
+        found.join("\n")
+    );
 }
 
 /// The allowed keys of the redaction processor `name`, checked fail closed.
 fn allowlist(cfg: &Value, name: &str) -> BTreeSet<String> {
     let p = &cfg["processors"][name];
-    assert_eq!(p["allow_all_keys"], Value::Bool(false), "{name} must fail closed");
+    assert_eq!(
+        p["allow_all_keys"],
+        Value::Bool(false),
+        "{name} must fail closed"
+    );
     let keys = list(&p["allowed_keys"]);
     let set: BTreeSet<String> = keys.iter().cloned().collect();
     assert_eq!(set.len(), keys.len(), "{name} lists a key twice");
@@ -106,7 +120,10 @@ fn the_agent_redacts_to_exactly_palisades_attribute_keys() {
     assert_eq!(allowlist(&agent, "redaction/metrics"), metric_keys);
     let span_keys: BTreeSet<String> = SPAN_ATTRIBUTES.iter().map(|k| (*k).to_owned()).collect();
     assert_eq!(allowlist(&agent, "redaction/traces"), span_keys);
-    for (signal, redaction) in [("metrics", "redaction/metrics"), ("traces", "redaction/traces")] {
+    for (signal, redaction) in [
+        ("metrics", "redaction/metrics"),
+        ("traces", "redaction/traces"),
+    ] {
         let p = &agent["service"]["pipelines"][signal];
         assert!(
             list(&p["processors"]).iter().any(|n| n == redaction),
@@ -142,11 +159,15 @@ fn the_check_finds_undefined_and_unused_components() {
     agent["processors"]["attributes/unused"] = serde_json::json!({});
     let found = problems(&agent);
     assert!(
-        found.iter().any(|p| p.contains("`otlp/nowhere`, which is not defined")),
+        found
+            .iter()
+            .any(|p| p.contains("`otlp/nowhere`, which is not defined")),
         "{found:?}"
     );
     assert!(
-        found.iter().any(|p| p.contains("`attributes/unused` is defined but no pipeline")),
+        found
+            .iter()
+            .any(|p| p.contains("`attributes/unused` is defined but no pipeline")),
         "{found:?}"
     );
 }

@@ -1,0 +1,10 @@
+//! The fleet side of telemetry: Grafana dashboards generated from the metric
+//! registry, the PromQL they are built from, and a fleet simulation that
+//! serves many devices' Prometheus text through the real recording path.
+
+pub mod dashboard;
+pub mod panels;
+pub mod promql;
+
+pub use dashboard::{DEFAULT_K, Dashboard, Panel, PanelKind, Target};
+pub use panels::dashboards;
