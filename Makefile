@@ -20,6 +20,7 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 unit-tests:
+	sh tools/ci/install-prometheus.sh
 	$(CARGO) test --workspace --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc
 

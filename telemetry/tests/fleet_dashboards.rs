@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use palisade_telemetry::fleet::panels::QUALITY_PREFIXES;
-use palisade_telemetry::fleet::promql::{Part, label, series};
+use palisade_telemetry::fleet::promql::{Part, referenced_series, series};
 use palisade_telemetry::fleet::{PanelKind, dashboards};
 use palisade_telemetry::registry::{MetricKind, REGISTRY};
 
@@ -62,19 +62,6 @@ fn known_series() -> BTreeSet<String> {
     out
 }
 
-/// Identifiers in `expr` that look like Palisade metric names (not labels).
-fn metric_names(expr: &str) -> Vec<String> {
-    let labels: BTreeSet<String> = palisade_telemetry::attrs::AttrKey::ALL
-        .iter()
-        .map(|k| label(*k))
-        .collect();
-    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-        .filter(|t| t.starts_with("gen_ai_") || t.starts_with("palisade_"))
-        .filter(|t| !labels.contains(*t))
-        .map(str::to_owned)
-        .collect()
-}
-
 #[test]
 fn every_query_uses_registry_names_hides_small_groups_and_every_metric_is_shown() {
     let known = known_series();
@@ -97,7 +84,7 @@ fn every_query_uses_registry_names_hides_small_groups_and_every_metric_is_shown(
                     p.title,
                     t.expr
                 );
-                for name in metric_names(&t.expr) {
+                for name in referenced_series(&t.expr) {
                     assert!(
                         known.contains(&name),
                         "{} / {}: unknown metric {name}",

@@ -8,3 +8,9 @@ pub mod promql;
 
 pub use dashboard::{DEFAULT_K, Dashboard, Panel, PanelKind, Target};
 pub use panels::dashboards;
+pub mod sim;
+pub mod truth;
+pub mod workload;
+
+pub use sim::{FleetSim, SimConfig, SimError};
+pub use truth::{DeviceTruth, GroundTruth, VisibleTotals};

@@ -139,3 +139,60 @@ pub fn visible(id: MetricId, expr: &str) -> String {
         devices_at_least_k(&keys)
     )
 }
+
+/// The Palisade series names an expression reads: identifiers starting with
+/// `gen_ai_` or `palisade_` that are not attribute labels.
+pub fn referenced_series(expr: &str) -> Vec<String> {
+    let is_label = |t: &str| AttrKey::ALL.iter().any(|k| label(*k) == t);
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|t| t.starts_with("gen_ai_") || t.starts_with("palisade_"))
+        .filter(|t| !is_label(t))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_the_collector_translation() {
+        assert_eq!(
+            series(MetricId::GuardRefusals, Part::Value),
+            "palisade_guard_refusals_total"
+        );
+        assert_eq!(
+            series(MetricId::ServerTimeToFirstToken, Part::Bucket),
+            "gen_ai_server_time_to_first_token_seconds_bucket"
+        );
+        assert_eq!(
+            series(MetricId::DpTruthProbability, Part::Value),
+            "palisade_dp_truth_probability_ratio"
+        );
+        assert_eq!(
+            series(MetricId::DpOutputTokens, Part::Value),
+            "palisade_dp_output_tokens"
+        );
+    }
+
+    #[test]
+    fn visible_filters_on_the_group_keys_a_metric_carries() {
+        let detector = visible(MetricId::GuardDuration, "x");
+        assert!(
+            detector
+                .contains("and on (palisade_policy_hash, palisade_device_class, palisade_app_id)")
+        );
+        let exporter = visible(MetricId::ExporterRetries, "x");
+        assert_eq!(
+            exporter,
+            "(x and on () (count(palisade_exporter_retries_total) >= $k))"
+        );
+        assert_eq!(
+            referenced_series(&visible(
+                MetricId::GuardRefusals,
+                "rate(palisade_guard_refusals_total[1m])"
+            )),
+            ["palisade_guard_refusals_total", "palisade_privacy_devices"]
+        );
+    }
+}
