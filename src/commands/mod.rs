@@ -3,5 +3,6 @@
 pub mod chat;
 pub mod eval;
 pub mod fetch;
+pub mod fleet_sim;
 pub mod policy;
 pub mod scan;
