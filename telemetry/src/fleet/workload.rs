@@ -60,7 +60,7 @@ impl Profile {
     pub fn of(index: usize) -> Self {
         let device_class = DEVICE_CLASSES[index % DEVICE_CLASSES.len()];
         let model_index = (index / DEVICE_CLASSES.len()) % MODELS.len();
-        let policy = if index % 7 == 0 { 0 } else { 1 };
+        let policy = if index.is_multiple_of(7) { 0 } else { 1 };
         let speed = match device_class {
             "desktop" => 0.5,
             "phone" => 2.5,
