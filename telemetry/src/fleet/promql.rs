@@ -157,22 +157,30 @@ mod tests {
 
     #[test]
     fn names_follow_the_collector_translation() {
-        assert_eq!(
-            series(MetricId::GuardRefusals, Part::Value),
-            "palisade_guard_refusals_total"
-        );
-        assert_eq!(
-            series(MetricId::ServerTimeToFirstToken, Part::Bucket),
-            "gen_ai_server_time_to_first_token_seconds_bucket"
-        );
-        assert_eq!(
-            series(MetricId::DpTruthProbability, Part::Value),
-            "palisade_dp_truth_probability_ratio"
-        );
-        assert_eq!(
-            series(MetricId::DpOutputTokens, Part::Value),
-            "palisade_dp_output_tokens"
-        );
+        for (id, part, name) in [
+            (
+                MetricId::GuardRefusals,
+                Part::Value,
+                "palisade_guard_refusals_total",
+            ),
+            (
+                MetricId::ServerTimeToFirstToken,
+                Part::Bucket,
+                "gen_ai_server_time_to_first_token_seconds_bucket",
+            ),
+            (
+                MetricId::DpTruthProbability,
+                Part::Value,
+                "palisade_dp_truth_probability_ratio",
+            ),
+            (
+                MetricId::DpOutputTokens,
+                Part::Value,
+                "palisade_dp_output_tokens",
+            ),
+        ] {
+            assert_eq!(series(id, part), name);
+        }
     }
 
     #[test]
