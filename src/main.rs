@@ -29,6 +29,8 @@ enum Command {
     Policy(commands::policy::PolicyArgs),
     /// Simulate a fleet of devices serving Prometheus metrics, and print the ground truth.
     FleetSim(commands::fleet_sim::FleetSimArgs),
+    /// Render the fleet dashboards from a Prometheus into one static HTML page.
+    FleetReport(commands::fleet_report::FleetReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Policy(args) => commands::policy::run(args),
         Command::Eval(args) => commands::eval::run(args),
         Command::FleetSim(args) => commands::fleet_sim::run(args),
+        Command::FleetReport(args) => commands::fleet_report::run(args),
     };
     match result {
         Ok(code) => code,

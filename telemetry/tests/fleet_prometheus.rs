@@ -3,7 +3,9 @@
 //! `prometheus` (installed by `tools/ci/install-prometheus.sh`) scrapes it,
 //! and every PromQL expression of every panel of every committed dashboard is
 //! evaluated the way Grafana would run it. Each must return data, and the
-//! totals must match what the simulation generated.
+//! totals must match what the simulation generated. The same panels are then
+//! rendered as the static fleet report and screenshot in headless Chromium
+//! (installed by `tools/ci/install-chromium.sh`).
 
 mod prom;
 
@@ -13,9 +15,11 @@ use palisade_telemetry::fleet::panels::{
     DEVICES_TOTAL, DP_REFUSAL_RATE, DP_REFUSAL_RATE_ERROR, REFUSALS_TOTAL, REQUESTS_TOTAL,
 };
 use palisade_telemetry::fleet::promql::referenced_series;
-use palisade_telemetry::fleet::{FleetSim, SimConfig};
+use palisade_telemetry::fleet::{
+    FleetSim, GrafanaVars, SimConfig, dashboards, evaluate, render_html,
+};
 use palisade_telemetry::privacy::DpParams;
-use prom::{Prometheus, Vars};
+use prom::{Prometheus, on_path};
 use serde_json::Value;
 
 const DEVICES: usize = 48;
@@ -98,9 +102,9 @@ fn every_dashboard_query_returns_data_matching_the_simulated_fleet() {
     assert!(visible.dp_reports > 0 && visible.requests > 0);
 
     // The scraped names are the collector's translation of the registry's.
-    let scraped = prometheus.metric_names();
+    let scraped = prometheus.api.metric_names().expect("metric names");
     let dashboards = committed_dashboards();
-    let vars = Vars {
+    let vars = GrafanaVars {
         k: K,
         range_s: (end - start).ceil() as u64,
         scrape_interval_s: SCRAPE_INTERVAL_S,
@@ -119,13 +123,13 @@ fn every_dashboard_query_returns_data_matching_the_simulated_fleet() {
                 }
                 let instant = t["instant"] == Value::Bool(true);
                 let result = if instant {
-                    prometheus.instant(&expr, end)
+                    prometheus.api.instant(&expr, end)
                 } else {
-                    prometheus.range(&expr, start, end, vars.step_s)
+                    prometheus.api.range(&expr, start, end, vars.step_s)
                 };
                 evaluated += 1;
                 match result {
-                    Ok(values) if values.iter().any(|v| v.is_finite()) => {}
+                    Ok(series) if series.iter().any(|s| s.has_data()) => {}
                     Ok(_) => failures.push(format!("{file} / {}: no data from {expr}", p["title"])),
                     Err(e) => failures.push(format!("{file} / {}: {e}", p["title"])),
                 }
@@ -136,12 +140,13 @@ fn every_dashboard_query_returns_data_matching_the_simulated_fleet() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     let value = |title: &str, k: usize| {
-        let expr = Vars { k, ..vars }.substitute(&panel_expr(&dashboards, title));
-        let values = prometheus
+        let expr = GrafanaVars { k, ..vars }.substitute(&panel_expr(&dashboards, title));
+        let series = prometheus
+            .api
             .instant(&expr, end)
             .unwrap_or_else(|e| panic!("{title}: {e}"));
-        assert_eq!(values.len(), 1, "{title}: one value");
-        values[0]
+        assert_eq!(series.len(), 1, "{title}: one value");
+        series[0].points[0].1
     };
     assert_eq!(value(DEVICES_TOTAL, K), visible.devices as f64);
     assert_eq!(value(REQUESTS_TOTAL, K), visible.requests as f64);
@@ -175,5 +180,69 @@ fn every_dashboard_query_returns_data_matching_the_simulated_fleet() {
     assert!(
         (estimate - true_rate).abs() <= 4.0 * stated,
         "de-biased rate {estimate:.4} is more than 4 standard errors ({stated:.4}) from the truth {true_rate:.4}"
+    );
+
+    report_and_screenshot(&prometheus, &vars, start, end);
+}
+
+/// The static fleet report of the same panels: every panel has data, and
+/// headless Chromium renders it to a PNG kept under the test's target dir.
+fn report_and_screenshot(prometheus: &Prometheus, vars: &GrafanaVars, start: f64, end: f64) {
+    let results = evaluate(&prometheus.api, &dashboards(), vars, start, end);
+    for d in &results {
+        for p in &d.panels {
+            assert!(
+                p.errors.is_empty(),
+                "{} / {}: {:?}",
+                d.title,
+                p.title,
+                p.errors
+            );
+            assert!(
+                p.has_data(),
+                "{} / {}: no data in the report",
+                d.title,
+                p.title
+            );
+        }
+    }
+    let html = render_html(&results, vars, &prometheus.url);
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("fleet-report");
+    std::fs::create_dir_all(&dir).expect("report dir");
+    let html_path = dir.join("report.html");
+    let png_path = dir.join("report.png");
+    std::fs::write(&html_path, html).expect("write report");
+    let _ = std::fs::remove_file(&png_path);
+    let profile = tempfile::tempdir().expect("chromium profile");
+    let out = std::process::Command::new(on_path("chromium", "tools/ci/install-chromium.sh"))
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+        ])
+        .arg("--window-size=1220,6400")
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png_path.display()))
+        .arg(format!("file://{}", html_path.display()))
+        .output()
+        .expect("run chromium");
+    let png = std::fs::read(&png_path).unwrap_or_else(|e| {
+        panic!(
+            "no screenshot ({e}); chromium said: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    assert!(
+        png.len() > 50_000,
+        "a {} byte screenshot is too small to show the charts",
+        png.len()
+    );
+    eprintln!(
+        "fleet report: {} (screenshot {}, {} bytes)",
+        html_path.display(),
+        png_path.display(),
+        png.len()
     );
 }
