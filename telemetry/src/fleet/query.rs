@@ -105,6 +105,29 @@ fn labels(v: &Value) -> BTreeMap<String, String> {
         .unwrap_or_default()
 }
 
+/// The series of a query answer's `data`: a scalar, an instant vector
+/// (`value`) or a range matrix (`values`).
+fn parse_result(data: &Value) -> Vec<Series> {
+    if data["resultType"] == "scalar" {
+        return vec![Series {
+            labels: BTreeMap::new(),
+            points: vec![point(&data["result"])],
+        }];
+    }
+    data["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| Series {
+            labels: labels(&r["metric"]),
+            points: match r["values"].as_array() {
+                Some(values) => values.iter().map(point).collect(),
+                None => vec![point(&r["value"])],
+            },
+        })
+        .collect()
+}
+
 /// A Prometheus HTTP API endpoint.
 #[derive(Debug, Clone)]
 pub struct PrometheusApi {
@@ -174,21 +197,7 @@ impl PrometheusApi {
             "/api/v1/query?query={}&time={time:.3}",
             encode(expr)
         ))?;
-        if data["resultType"] == "scalar" {
-            return Ok(vec![Series {
-                labels: BTreeMap::new(),
-                points: vec![point(&data["result"])],
-            }]);
-        }
-        Ok(data["result"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| Series {
-                labels: labels(&r["metric"]),
-                points: vec![point(&r["value"])],
-            })
-            .collect())
+        Ok(parse_result(&data))
     }
 
     /// A range query from `start` to `end` (Unix seconds) every `step_s`.
@@ -203,20 +212,7 @@ impl PrometheusApi {
             "/api/v1/query_range?query={}&start={start:.3}&end={end:.3}&step={step_s}",
             encode(expr)
         ))?;
-        Ok(data["result"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|r| Series {
-                labels: labels(&r["metric"]),
-                points: r["values"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(point)
-                    .collect(),
-            })
-            .collect())
+        Ok(parse_result(&data))
     }
 }
 
@@ -238,5 +234,21 @@ mod tests {
             "sum(rate(x{m=~\".*\"}[4s])) >= 3 + 0*120s"
         );
         assert_eq!(encode("a b{c=\"d\"}"), "a%20b%7Bc%3D%22d%22%7D");
+    }
+
+    #[test]
+    fn scalars_vectors_and_matrices_are_parsed() {
+        let scalar = serde_json::json!({"resultType": "scalar", "result": [10.5, "3"]});
+        assert_eq!(parse_result(&scalar)[0].points, [(10.5, 3.0)]);
+        let vector = serde_json::json!({"resultType": "vector", "result": [
+            {"metric": {"le": "0.5"}, "value": [1.0, "NaN"]}]});
+        let v = parse_result(&vector);
+        assert_eq!(v[0].labels["le"], "0.5");
+        assert!(!v[0].has_data());
+        let matrix = serde_json::json!({"resultType": "matrix", "result": [
+            {"metric": {}, "values": [[1.0, "1"], [2.0, "+Inf"]]}]});
+        let m = parse_result(&matrix);
+        assert_eq!(m[0].points[0], (1.0, 1.0));
+        assert!(m[0].points[1].1.is_infinite());
     }
 }
