@@ -20,6 +20,8 @@ fmt-check:
 	$(CARGO) fmt --all -- --check
 
 unit-tests:
+	sh tools/ci/install-prometheus.sh
+	sh tools/ci/install-chromium.sh
 	$(CARGO) test --workspace --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc
 

@@ -27,6 +27,10 @@ enum Command {
     Scan(commands::scan::ScanArgs),
     /// Validate a policy file or run its inline tests.
     Policy(commands::policy::PolicyArgs),
+    /// Simulate a fleet of devices serving Prometheus metrics, and print the ground truth.
+    FleetSim(commands::fleet_sim::FleetSimArgs),
+    /// Render the fleet dashboards from a Prometheus into one static HTML page.
+    FleetReport(commands::fleet_report::FleetReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +41,8 @@ fn main() -> ExitCode {
         Command::Scan(args) => commands::scan::run(args),
         Command::Policy(args) => commands::policy::run(args),
         Command::Eval(args) => commands::eval::run(args),
+        Command::FleetSim(args) => commands::fleet_sim::run(args),
+        Command::FleetReport(args) => commands::fleet_report::run(args),
     };
     match result {
         Ok(code) => code,

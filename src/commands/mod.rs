@@ -3,5 +3,7 @@
 pub mod chat;
 pub mod eval;
 pub mod fetch;
+pub mod fleet_report;
+pub mod fleet_sim;
 pub mod policy;
 pub mod scan;

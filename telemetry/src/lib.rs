@@ -38,6 +38,7 @@ pub mod attrs;
 mod bound;
 pub mod config;
 mod export;
+pub mod fleet;
 mod instruments;
 mod listener;
 mod otel_sink;

@@ -76,7 +76,7 @@ pub fn prometheus_name(name: &str, unit: &str) -> String {
     out
 }
 
-fn label_name(key: &str) -> String {
+pub(crate) fn label_name(key: &str) -> String {
     key.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' {
