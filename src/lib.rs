@@ -25,6 +25,7 @@
 pub mod assets;
 pub mod observability;
 mod pipeline;
+pub mod server;
 
 pub use palisade_guard as guard;
 pub use palisade_inference as inference;

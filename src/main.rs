@@ -31,6 +31,8 @@ enum Command {
     FleetSim(commands::fleet_sim::FleetSimArgs),
     /// Render the fleet dashboards from a Prometheus into one static HTML page.
     FleetReport(commands::fleet_report::FleetReportArgs),
+    /// Serve the OpenAI API (chat, completions, SSE) with guards, in-process or as a proxy.
+    Serve(commands::serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => commands::eval::run(args),
         Command::FleetSim(args) => commands::fleet_sim::run(args),
         Command::FleetReport(args) => commands::fleet_report::run(args),
+        Command::Serve(args) => commands::serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -7,3 +7,4 @@ pub mod fleet_report;
 pub mod fleet_sim;
 pub mod policy;
 pub mod scan;
+pub mod serve;

@@ -29,7 +29,8 @@ pub struct Palisade {
 }
 
 struct Inner {
-    engine: Mutex<Engine>,
+    /// Shared with every [`Palisade::with_guard`] copy: one model in memory.
+    engine: Arc<Mutex<Engine>>,
     guard: Arc<Guard>,
     telemetry: Arc<dyn TelemetrySink>,
     model_name: String,
@@ -58,7 +59,7 @@ impl Palisade {
         let model_name = engine.model_name().to_string();
         Self {
             inner: Arc::new(Inner {
-                engine: Mutex::new(engine),
+                engine: Arc::new(Mutex::new(engine)),
                 guard: Arc::new(guard),
                 telemetry,
                 model_name,
@@ -95,6 +96,20 @@ impl Palisade {
     /// The compiled policy.
     pub fn guard(&self) -> &Guard {
         &self.inner.guard
+    }
+
+    /// The same model and telemetry sink with another policy (a hot reload).
+    /// Chats already running keep the policy they started with; the model
+    /// stays loaded once and is shared.
+    pub fn with_guard(&self, guard: Guard) -> Palisade {
+        Self {
+            inner: Arc::new(Inner {
+                engine: Arc::clone(&self.inner.engine),
+                guard: Arc::new(guard),
+                telemetry: Arc::clone(&self.inner.telemetry),
+                model_name: self.inner.model_name.clone(),
+            }),
+        }
     }
 
     /// Runs `request` on another thread and returns its events as an

@@ -1,0 +1,307 @@
+//! The guarded OpenAI-compatible HTTP server behind `palisade serve`.
+//!
+//! `POST /v1/chat/completions` and `POST /v1/completions` (JSON or SSE),
+//! `GET /v1/models`, `/healthz`, `/readyz` and `/metrics`. Generations run on
+//! the in-process model or on an upstream OpenAI-compatible server (proxy
+//! mode); either way the input guard runs before, the output guard on the
+//! stream, and telemetry records numbers and rule ids only. A scheduler
+//! bounds parallel generations and the queue (429 beyond it); the policy
+//! reloads without a restart. See `docs/server.md`.
+
+mod auth;
+mod config;
+mod error;
+mod events;
+mod handlers;
+mod inprocess;
+mod log;
+mod metrics;
+mod proxy;
+mod reload;
+mod respond;
+mod scheduler;
+mod sse;
+mod upstream;
+mod wire;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use palisade_guard::Guard;
+use palisade_inference::{Engine, LoadOptions};
+use palisade_telemetry::{OtelSink, TelemetryConfig};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::Palisade;
+use crate::assets::{AssetCache, SMOLLM2_135M_INSTRUCT};
+
+pub use auth::{ApiKey, MIN_API_KEY_BYTES};
+pub use config::{
+    Backend, BlockedInputResponse, ConfigError, ConfigFileWire, ServerConfig, ServerWire, load_file,
+};
+pub use reload::{LoadedPolicy, ReloadError};
+
+use log::info;
+use reload::PolicyState;
+use scheduler::Scheduler;
+use upstream::{Endpoint, Upstream};
+
+/// Where generations run, with the guard that is swapped on reload.
+pub(crate) enum Generator {
+    InProcess(RwLock<Palisade>),
+    Upstream(Arc<Upstream>),
+}
+
+impl Generator {
+    /// The in-process pipeline with the current policy.
+    fn palisade(&self) -> Option<Palisade> {
+        match self {
+            Generator::InProcess(slot) => Some(match slot.read() {
+                Ok(p) => p.clone(),
+                Err(poisoned) => poisoned.into_inner().clone(),
+            }),
+            Generator::Upstream(_) => None,
+        }
+    }
+
+    fn install(&self, guard: Guard) {
+        match self {
+            Generator::InProcess(slot) => {
+                let mut current = match slot.write() {
+                    Ok(p) => p,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                *current = current.with_guard(guard);
+            }
+            Generator::Upstream(upstream) => upstream.install(guard),
+        }
+    }
+}
+
+/// Shared by every handler.
+pub(crate) struct AppState {
+    config: ServerConfig,
+    generator: Generator,
+    scheduler: Scheduler,
+    telemetry: Arc<OtelSink>,
+    policy: PolicyState,
+    draining: AtomicBool,
+    next_id: AtomicU64,
+}
+
+impl AppState {
+    fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    fn shape(&self, endpoint: Endpoint, model: String) -> respond::Shape {
+        let created = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let prefix = match endpoint {
+            Endpoint::Chat => "chatcmpl",
+            Endpoint::Completion => "cmpl",
+        };
+        respond::Shape {
+            endpoint,
+            id: format!("{prefix}-{created:x}{n:08x}"),
+            created,
+            model,
+        }
+    }
+}
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The telemetry section is invalid.
+    #[error("telemetry: {0}")]
+    TelemetryConfig(#[from] palisade_telemetry::ConfigError),
+    /// The telemetry sink did not start.
+    #[error("telemetry: {0}")]
+    Telemetry(#[from] palisade_telemetry::TelemetryError),
+    /// The policy did not load.
+    #[error(transparent)]
+    Policy(#[from] ReloadError),
+    /// The default model is not in the asset cache.
+    #[error(transparent)]
+    MissingAsset(#[from] crate::assets::MissingAsset),
+    /// The model did not load.
+    #[error("loading the model: {0}")]
+    Model(#[from] palisade_inference::LoadError),
+    /// The upstream client could not be built.
+    #[error("building the upstream client: {0}")]
+    Client(#[from] reqwest::Error),
+    /// The address could not be bound.
+    #[error("binding {addr}: {source} (is another server running there? choose another --listen)")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A loading thread failed.
+    #[error("a loading thread stopped unexpectedly")]
+    Worker,
+}
+
+/// A started server.
+pub struct RunningServer {
+    addr: SocketAddr,
+    state: Arc<AppState>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// How a shutdown went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Whether every request in flight finished within the grace period.
+    pub drained: bool,
+}
+
+/// Loads the policy and the model (or connects the upstream client), binds
+/// `config.listen` and serves until [`RunningServer::shutdown`].
+pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
+    let telemetry = OtelSink::start(TelemetryConfig::from_wire(&config.telemetry)?)?;
+    let policy_path = config.policy.clone();
+    let (guard, loaded, telemetry_info) = tokio::task::spawn_blocking(move || {
+        let policy = reload::load_policy(policy_path.as_deref())?;
+        let loaded = LoadedPolicy::of(&policy);
+        let telemetry_info = metrics::policy_info(&policy);
+        let guard = crate::build_guard(policy).map_err(ReloadError::from)?;
+        Ok::<_, ReloadError>((guard, loaded, telemetry_info))
+    })
+    .await
+    .map_err(|_| StartError::Worker)??;
+    telemetry.register_policy(&telemetry_info)?;
+    let generator = match &config.backend {
+        Backend::InProcess { model, threads } => {
+            let model = match model {
+                Some(path) => path.clone(),
+                None => AssetCache::from_env().require(&SMOLLM2_135M_INSTRUCT)?,
+            };
+            let options = LoadOptions { threads: *threads };
+            let engine = tokio::task::spawn_blocking(move || Engine::load_gguf(&model, &options))
+                .await
+                .map_err(|_| StartError::Worker)??;
+            telemetry.register_model(engine.model_name())?;
+            let palisade = Palisade::new(engine, guard, telemetry.clone());
+            Generator::InProcess(RwLock::new(palisade))
+        }
+        Backend::Upstream { base_url, api_key } => Generator::Upstream(Arc::new(Upstream::new(
+            base_url.clone(),
+            api_key.clone(),
+            guard,
+        )?)),
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.listen,
+        source,
+    })?;
+    let state = Arc::new(AppState {
+        scheduler: Scheduler::new(config.parallelism, config.queue_capacity),
+        policy: PolicyState::new(config.policy.clone(), loaded),
+        config,
+        generator,
+        telemetry,
+        draining: AtomicBool::new(false),
+        next_id: AtomicU64::new(0),
+    });
+    let (stop, mut stopped) = watch::channel(false);
+    if let Some(every) = state.config.reload_poll
+        && state.policy.path().is_some()
+    {
+        tokio::spawn(reload::watch_file(
+            Arc::clone(&state),
+            every,
+            stop.subscribe(),
+        ));
+    }
+    let app = handlers::router(Arc::clone(&state));
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let mode = match &state.generator {
+        Generator::InProcess(_) => "in-process model".to_string(),
+        Generator::Upstream(u) => format!("proxy for {}", u.base_url()),
+    };
+    let policy = state.policy.current();
+    info(format_args!(
+        "listening on http://{addr} ({mode}; policy {} v{}; auth {})",
+        policy.name,
+        policy.version,
+        if state.config.api_key.is_some() {
+            "on"
+        } else {
+            "off"
+        }
+    ));
+    Ok(RunningServer {
+        addr,
+        state,
+        stop,
+        task,
+    })
+}
+
+impl RunningServer {
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Reloads the policy file now (what SIGHUP does).
+    pub async fn reload_policy(&self) -> Result<LoadedPolicy, ReloadError> {
+        self.state.reload_policy().await
+    }
+
+    /// The policy serving now.
+    pub fn policy(&self) -> LoadedPolicy {
+        self.state.policy.current()
+    }
+
+    /// Stops accepting connections, lets requests in flight finish for up to
+    /// the configured grace period, then stops telemetry.
+    pub async fn shutdown(self) -> ShutdownReport {
+        self.state.draining.store(true, Ordering::SeqCst);
+        let _ = self.stop.send(true);
+        let running = self.state.scheduler.running();
+        info(format_args!(
+            "shutting down: draining {running} request(s) in flight"
+        ));
+        let mut task = self.task;
+        let drained = match tokio::time::timeout(self.state.config.shutdown_grace, &mut task).await
+        {
+            Ok(_) => true,
+            Err(_) => {
+                task.abort();
+                info(format_args!(
+                    "grace period over: {} request(s) cut",
+                    self.state.scheduler.running()
+                ));
+                false
+            }
+        };
+        let sink = Arc::clone(&self.state.telemetry);
+        let _ =
+            tokio::task::spawn_blocking(move || sink.shutdown(std::time::Duration::from_secs(2)))
+                .await;
+        ShutdownReport { drained }
+    }
+}
