@@ -22,6 +22,7 @@ fmt-check:
 unit-tests:
 	sh tools/ci/install-prometheus.sh
 	sh tools/ci/install-chromium.sh
+	sh tools/ci/openai-venv.sh
 	$(CARGO) test --workspace --lib --bins --tests --examples
 	$(CARGO) test --workspace --doc
 

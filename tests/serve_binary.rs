@@ -86,29 +86,29 @@ impl Serve {
     }
 }
 
-fn write_policy(path: &Path, word: &str) {
-    let text = format!(
-        "version: \"1\"\nname: live\noutput:\n  - id: no-{word}\n    type: keywords\n    action: block\n    words: [\"{word}\"]\n"
-    );
-    std::fs::write(path, text).expect("write policy");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_and_keeps_the_old_policy_when_the_new_one_is_bad() {
     let dir = tempfile::tempdir().expect("tempdir");
     let policy = dir.path().join("policy.yaml");
-    write_policy(&policy, "apple");
+    write_keyword_policy(&policy, "apple");
     let upstream = fake_upstream(Script::new(&["apple ", "banana"])).await;
     let serve = Serve::start(&upstream.base, &policy);
     let blocked_by = async || {
-        let answer = post_json(&serve.url("/v1/chat/completions"), &chat_body("fruit", false)).await;
+        let answer = post_json(
+            &serve.url("/v1/chat/completions"),
+            &chat_body("fruit", false),
+        )
+        .await;
         json_of(answer).await["palisade"]["blocked_by"].clone()
     };
     assert_eq!(blocked_by().await, "no-apple");
 
-    write_policy(&policy, "banana");
+    write_keyword_policy(&policy, "banana");
     serve.signal("HUP");
-    eventually("SIGHUP reloads", async || serve.ready().await["policy_reloads"] == 1).await;
+    eventually("SIGHUP reloads", async || {
+        serve.ready().await["policy_reloads"] == 1
+    })
+    .await;
     assert_eq!(blocked_by().await, "no-banana");
 
     std::fs::write(&policy, "version: \"1\"\nname: [broken\n").expect("write");
@@ -119,8 +119,14 @@ async fn sighup_reloads_and_keeps_the_old_policy_when_the_new_one_is_bad() {
     .await;
     assert_eq!(blocked_by().await, "no-banana");
     let log = serve.log.lock().expect("lock").join("\n");
-    assert!(log.contains("policy reload rejected") && log.contains("policy.yaml"), "{log}");
-    assert!(!log.contains("fruit"), "request text is never logged: {log}");
+    assert!(
+        log.contains("policy reload rejected") && log.contains("policy.yaml"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("fruit"),
+        "request text is never logged: {log}"
+    );
     serve.signal("TERM");
     assert_eq!(serve.exit_code().await, Some(0));
 }
@@ -129,12 +135,13 @@ async fn sighup_reloads_and_keeps_the_old_policy_when_the_new_one_is_bad() {
 async fn sigterm_lets_the_stream_in_flight_finish() {
     let dir = tempfile::tempdir().expect("tempdir");
     let policy = dir.path().join("policy.yaml");
-    write_policy(&policy, "apple");
+    write_keyword_policy(&policy, "apple");
     let pieces = vec!["step "; 20];
     let upstream = fake_upstream(Script::new(&pieces).slow(Duration::from_millis(40))).await;
     let serve = Serve::start(&upstream.base, &policy);
     let mut response = post_json(&serve.url("/v1/chat/completions"), &chat_body("go", true)).await;
-    let mut raw = String::from_utf8_lossy(&response.chunk().await.expect("read").expect("a frame")).into_owned();
+    let mut raw = String::from_utf8_lossy(&response.chunk().await.expect("read").expect("a frame"))
+        .into_owned();
     serve.signal("TERM");
     while let Some(bytes) = response.chunk().await.expect("the stream continues") {
         raw.push_str(&String::from_utf8_lossy(&bytes));
@@ -144,5 +151,8 @@ async fn sigterm_lets_the_stream_in_flight_finish() {
     assert_eq!(last["choices"][0]["finish_reason"], "stop");
     let addr = serve.addr;
     assert_eq!(serve.exit_code().await, Some(0));
-    assert!(std::net::TcpStream::connect(addr).is_err(), "no longer listening");
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "no longer listening"
+    );
 }

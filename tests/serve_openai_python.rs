@@ -10,9 +10,11 @@ use std::path::PathBuf;
 use serve_support::*;
 
 fn venv_python() -> PathBuf {
-    let home = std::env::var_os("PALISADE_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/palisade")
-    });
+    let home = std::env::var_os("PALISADE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is set")).join(".cache/palisade")
+        });
     let python = home.join("venv-test/bin/python");
     assert!(
         python.exists(),
@@ -49,7 +51,10 @@ async fn the_official_openai_client_works() {
     .expect("python runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "stdout: {stdout}\nstderr: {stderr}");
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
     assert!(stdout.contains("openai-client-ok"), "{stdout}");
     clean_server.shutdown().await;
     blocking_server.shutdown().await;

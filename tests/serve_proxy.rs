@@ -330,42 +330,15 @@ async fn bearer_auth_guards_everything_but_the_probes() {
         .await
         .expect("sent");
     assert_eq!(right.status(), 200);
-    assert_eq!(
-        client
-            .get(url(&server, "/metrics"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
-        401
-    );
-    assert_eq!(
-        client
-            .get(url(&server, "/v1/models"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
-        401
-    );
-    assert_eq!(
-        client
-            .get(url(&server, "/healthz"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
-        200
-    );
-    assert_eq!(
-        client
-            .get(url(&server, "/readyz"))
-            .send()
-            .await
-            .expect("sent")
-            .status(),
-        200
-    );
+    for (path, status) in [
+        ("/metrics", 401),
+        ("/v1/models", 401),
+        ("/healthz", 200),
+        ("/readyz", 200),
+    ] {
+        let response = client.get(url(&server, path)).send().await.expect("sent");
+        assert_eq!(response.status(), status, "{path}");
+    }
     server.shutdown().await;
 }
 
@@ -425,13 +398,7 @@ async fn models_completions_probes_and_metrics() {
 async fn policy_file_changes_reload_and_a_bad_policy_is_rejected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let policy = dir.path().join("policy.yaml");
-    let write_policy = |word: &str| {
-        let text = format!(
-            "version: \"1\"\nname: live\noutput:\n  - id: no-{word}\n    type: keywords\n    action: block\n    words: [\"{word}\"]\n    message: \"withheld\"\n"
-        );
-        std::fs::write(&policy, text).expect("write policy");
-    };
-    write_policy("apple");
+    write_keyword_policy(&policy, "apple");
     let upstream = fake_upstream(Script::new(&["apple ", "banana"])).await;
     let mut wire = proxy_wire(&upstream.base);
     wire.policy = Some(policy.clone());
@@ -444,7 +411,7 @@ async fn policy_file_changes_reload_and_a_bad_policy_is_rejected() {
     };
     assert_eq!(blocked_by().await.as_deref(), Some("no-apple"));
 
-    write_policy("banana");
+    write_keyword_policy(&policy, "banana");
     let ready =
         async || json_of(reqwest::get(url(&server, "/readyz")).await.expect("readyz")).await;
     eventually("the new policy is loaded", async || {

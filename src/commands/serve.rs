@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use palisade::observability::read_telemetry_config;
 use palisade::server::{self, ServerConfig, ServerWire};
+use palisade::telemetry::TelemetryConfig;
 
 /// Arguments of `palisade serve`.
 #[derive(Debug, clap::Args)]
@@ -70,6 +72,10 @@ pub struct ServeArgs {
     /// Answer length when a request sets none (default 256).
     #[arg(long)]
     default_max_tokens: Option<usize>,
+    /// Telemetry configuration (YAML, the keys of docs/telemetry.md); replaces
+    /// the config file's `telemetry:` section.
+    #[arg(long, value_name = "FILE", env = "PALISADE_TELEMETRY")]
+    telemetry: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -100,10 +106,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         Some(path) => server::load_file(path)?,
         None => server::ConfigFileWire::default(),
     };
-    let config = ServerConfig::new(
-        args.overrides().over(file.server),
-        file.telemetry.unwrap_or_default(),
-    )?;
+    let telemetry = match &args.telemetry {
+        Some(path) => read_telemetry_config(Some(path))?,
+        None => TelemetryConfig::from_wire(&file.telemetry.unwrap_or_default())
+            .context("the config file's telemetry section")?,
+    };
+    let config = ServerConfig::new(args.overrides().over(file.server), telemetry)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("palisade-serve")

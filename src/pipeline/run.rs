@@ -311,7 +311,7 @@ fn detector_reports(costs: &[(Direction, DetectorCost)]) -> Vec<DetectorReport> 
     reports
 }
 
-fn outcome(finish: &Finish) -> Outcome {
+pub(crate) fn outcome(finish: &Finish) -> Outcome {
     match finish {
         Finish::Stop | Finish::StopSequence => Outcome::Completed,
         Finish::Length => Outcome::Length,
@@ -321,14 +321,14 @@ fn outcome(finish: &Finish) -> Outcome {
     }
 }
 
-fn telemetry_direction(direction: Direction) -> telemetry::Direction {
+pub(crate) fn telemetry_direction(direction: Direction) -> telemetry::Direction {
     match direction {
         Direction::Input => telemetry::Direction::Input,
         Direction::Output => telemetry::Direction::Output,
     }
 }
 
-fn telemetry_action(action: Action) -> telemetry::RuleAction {
+pub(crate) fn telemetry_action(action: Action) -> telemetry::RuleAction {
     match action {
         Action::Block => telemetry::RuleAction::Block,
         Action::Redact => telemetry::RuleAction::Redact,

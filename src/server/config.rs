@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::telemetry::TelemetryWire;
+use crate::telemetry::{TelemetryConfig, TelemetryWire};
 
 use super::auth::ApiKey;
 
@@ -214,8 +214,8 @@ pub struct ServerConfig {
     pub blocked_input: BlockedInputResponse,
     /// Answer length when a request sets none.
     pub default_max_tokens: usize,
-    /// Telemetry settings.
-    pub telemetry: TelemetryWire,
+    /// Telemetry settings (validated; `OTEL_*` variables applied).
+    pub telemetry: TelemetryConfig,
 }
 
 fn invalid(key: &'static str, problem: String, fix: &'static str) -> ConfigError {
@@ -236,7 +236,7 @@ fn positive(key: &'static str, value: Option<usize>, default: usize) -> Result<u
 
 impl ServerConfig {
     /// Validates `server` (flags and environment already layered over the file).
-    pub fn new(server: ServerWire, telemetry: TelemetryWire) -> Result<Self, ConfigError> {
+    pub fn new(server: ServerWire, telemetry: TelemetryConfig) -> Result<Self, ConfigError> {
         let listen_text = server.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen: SocketAddr = listen_text.parse().map_err(|_| {
             invalid(
@@ -363,23 +363,23 @@ mod tests {
 
     #[test]
     fn off_loopback_needs_a_key() {
-        let err = ServerConfig::new(wire("0.0.0.0:8080"), TelemetryWire::default())
+        let err = ServerConfig::new(wire("0.0.0.0:8080"), TelemetryConfig::default())
             .expect_err("must be rejected");
         assert!(err.to_string().contains("api_key"), "{err}");
         let mut with_key = wire("0.0.0.0:8080");
         with_key.api_key = Some("a-long-enough-secret".into());
-        assert!(ServerConfig::new(with_key, TelemetryWire::default()).is_ok());
+        assert!(ServerConfig::new(with_key, TelemetryConfig::default()).is_ok());
     }
 
     #[test]
     fn bad_values_say_how_to_fix() {
         let mut bad = wire("127.0.0.1:8080");
         bad.blocked_input = Some("drop".into());
-        let err = ServerConfig::new(bad, TelemetryWire::default()).expect_err("rejected");
+        let err = ServerConfig::new(bad, TelemetryConfig::default()).expect_err("rejected");
         assert!(err.to_string().contains("content_filter or error"), "{err}");
         let mut https = wire("127.0.0.1:8080");
         https.upstream = Some("https://example.com/v1".into());
-        assert!(ServerConfig::new(https, TelemetryWire::default()).is_err());
+        assert!(ServerConfig::new(https, TelemetryConfig::default()).is_err());
     }
 
     #[test]

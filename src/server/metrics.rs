@@ -1,30 +1,6 @@
 //! `/metrics`: the telemetry sink's Prometheus text plus the scheduler's gauges.
 
-use palisade_guard::{Direction, Policy};
-use palisade_telemetry::PolicyInfo;
-
 use super::scheduler::Scheduler;
-
-/// What telemetry needs to know about a policy (ids and names, no text).
-pub(crate) fn policy_info(policy: &Policy) -> PolicyInfo {
-    let rules: Vec<_> = [Direction::Input, Direction::Output]
-        .into_iter()
-        .flat_map(|d| policy.rules(d).iter())
-        .collect();
-    let mut detectors: Vec<String> = rules
-        .iter()
-        .map(|r| r.detector.type_name().to_owned())
-        .collect();
-    detectors.sort();
-    detectors.dedup();
-    PolicyInfo {
-        name: policy.name().to_owned(),
-        hash: policy.hash().to_owned(),
-        rule_ids: rules.iter().map(|r| r.id.to_string()).collect(),
-        finding_kinds: Vec::new(),
-        detectors,
-    }
-}
 
 /// The scheduler's state in the Prometheus text format.
 pub(crate) fn scheduler_text(scheduler: &Scheduler, reload_failures: u64) -> String {

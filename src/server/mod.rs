@@ -31,7 +31,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use palisade_guard::Guard;
 use palisade_inference::{Engine, LoadOptions};
-use palisade_telemetry::{OtelSink, TelemetryConfig};
+use palisade_telemetry::OtelSink;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -119,12 +119,12 @@ impl AppState {
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The telemetry section is invalid.
+    /// Telemetry did not start.
     #[error("telemetry: {0}")]
-    TelemetryConfig(#[from] palisade_telemetry::ConfigError),
-    /// The telemetry sink did not start.
+    Telemetry(#[from] crate::observability::TelemetrySetupError),
+    /// The model's name was refused by telemetry.
     #[error("telemetry: {0}")]
-    Telemetry(#[from] palisade_telemetry::TelemetryError),
+    TelemetryRegister(#[from] palisade_telemetry::TelemetryError),
     /// The policy did not load.
     #[error(transparent)]
     Policy(#[from] ReloadError),
@@ -168,18 +168,17 @@ pub struct ShutdownReport {
 /// Loads the policy and the model (or connects the upstream client), binds
 /// `config.listen` and serves until [`RunningServer::shutdown`].
 pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
-    let telemetry = OtelSink::start(TelemetryConfig::from_wire(&config.telemetry)?)?;
     let policy_path = config.policy.clone();
-    let (guard, loaded, telemetry_info) = tokio::task::spawn_blocking(move || {
+    let (guard, loaded) = tokio::task::spawn_blocking(move || {
         let policy = reload::load_policy(policy_path.as_deref())?;
         let loaded = LoadedPolicy::of(&policy);
-        let telemetry_info = metrics::policy_info(&policy);
         let guard = crate::build_guard(policy).map_err(ReloadError::from)?;
-        Ok::<_, ReloadError>((guard, loaded, telemetry_info))
+        Ok::<_, ReloadError>((guard, loaded))
     })
     .await
     .map_err(|_| StartError::Worker)??;
-    telemetry.register_policy(&telemetry_info)?;
+    let telemetry = crate::observability::start_telemetry(config.telemetry.clone(), &guard)?;
+    crate::observability::install_trace_layer(&telemetry);
     let generator = match &config.backend {
         Backend::InProcess { model, threads } => {
             let model = match model {
@@ -230,6 +229,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         ));
     }
     let app = handlers::router(Arc::clone(&state));
+    // Small SSE frames must leave at once, not wait for Nagle's algorithm.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {

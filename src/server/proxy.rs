@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use palisade_guard::{Direction, Finding, Guard, RedactionVault, StreamChunk, Verdict};
-use palisade_telemetry::{self as telemetry, Outcome, RequestRecord, RuleHit, TelemetrySink};
+use palisade_telemetry::{Outcome, RequestRecord, RuleHit, TelemetrySink};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::Finish;
+use crate::pipeline::{outcome, telemetry_action, telemetry_direction};
 
 use super::error::ApiError;
 use super::events::{Ending, Event};
@@ -91,18 +92,10 @@ impl Run {
             return;
         }
         self.hits.extend(findings.iter().map(|f| RuleHit {
-            direction: match direction {
-                Direction::Input => telemetry::Direction::Input,
-                Direction::Output => telemetry::Direction::Output,
-            },
+            direction: telemetry_direction(direction),
             rule_id: f.rule_id.to_string(),
             kind: f.kind.to_string(),
-            action: match f.action {
-                palisade_guard::Action::Block => telemetry::RuleAction::Block,
-                palisade_guard::Action::Redact => telemetry::RuleAction::Redact,
-                palisade_guard::Action::Warn => telemetry::RuleAction::Warn,
-                palisade_guard::Action::Shadow => telemetry::RuleAction::Shadow,
-            },
+            action: telemetry_action(f.action),
         }));
         let ids = findings.iter().map(|f| f.rule_id.to_string()).collect();
         self.emit(Event::Rules(ids)).await;
@@ -340,16 +333,6 @@ enum Step {
     Finish(String),
     /// The output guard blocked.
     Blocked(Finish),
-}
-
-fn outcome(finish: &Finish) -> Outcome {
-    match finish {
-        Finish::Stop | Finish::StopSequence => Outcome::Completed,
-        Finish::Length => Outcome::Length,
-        Finish::BlockedInput { .. } => Outcome::BlockedInput,
-        Finish::BlockedOutput { .. } => Outcome::BlockedOutput,
-        Finish::Cancelled => Outcome::Cancelled,
-    }
 }
 
 /// The user-written texts of a request, for the input guard: user messages

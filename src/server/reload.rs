@@ -13,7 +13,6 @@ use tokio::sync::watch;
 
 use super::AppState;
 use super::log::info;
-use super::metrics::policy_info;
 
 /// The identity of a loaded policy (no rule content).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,8 +127,8 @@ impl AppState {
         let compiled = tokio::task::spawn_blocking(move || {
             let policy = load_policy(Some(&path))?;
             let loaded = LoadedPolicy::of(&policy);
-            let info = policy_info(&policy);
             let guard: Guard = crate::build_guard(policy)?;
+            let info = crate::observability::policy_info(&guard);
             Ok::<_, ReloadError>((guard, loaded, info))
         })
         .await

@@ -202,11 +202,13 @@ impl SamplingWire {
     /// Generation settings for the in-process model.
     pub fn params(&self, default_max_tokens: usize) -> Result<GenerationParams, ApiError> {
         self.check()?;
-        let mut params = GenerationParams::default();
-        params.max_tokens = self
-            .max_completion_tokens
-            .or(self.max_tokens)
-            .unwrap_or(default_max_tokens);
+        let mut params = GenerationParams {
+            max_tokens: self
+                .max_completion_tokens
+                .or(self.max_tokens)
+                .unwrap_or(default_max_tokens),
+            ..GenerationParams::default()
+        };
         if let Some(t) = self.temperature {
             params.temperature = t;
         }

@@ -14,7 +14,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use palisade::server::{self, RunningServer, ServerConfig, ServerWire};
-use palisade::telemetry::TelemetryWire;
+use palisade::telemetry::TelemetryConfig;
 use serde_json::{Value, json};
 
 /// The test policy.
@@ -126,7 +126,9 @@ async fn fake_answer(State(fake): State<Fake>, chat: bool, body: Bytes) -> Respo
     let stream = futures_util::stream::unfold(
         (frames.into_iter(), tracker),
         move |(mut frames, mut tracker)| async move {
-            tokio::time::sleep(pause).await;
+            if !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
             let frame = frames.next()?;
             if frames.len() == 0 {
                 tracker.complete();
@@ -172,6 +174,9 @@ pub async fn fake_upstream(script: Script) -> FakeUpstream {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     tokio::spawn(async move { axum::serve(listener, app).await });
     FakeUpstream {
         base: format!("http://{addr}/v1"),
@@ -194,7 +199,7 @@ pub fn proxy_wire(upstream: &str) -> ServerWire {
 
 /// Starts a server with `wire`.
 pub async fn serve(wire: ServerWire) -> RunningServer {
-    let config = ServerConfig::new(wire, TelemetryWire::default()).expect("valid config");
+    let config = ServerConfig::new(wire, TelemetryConfig::default()).expect("valid config");
     server::start(config).await.expect("server starts")
 }
 
@@ -262,4 +267,12 @@ pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
 pub async fn json_of(response: reqwest::Response) -> Value {
     let bytes = response.bytes().await.expect("body");
     serde_json::from_slice(&bytes).expect("JSON body")
+}
+
+/// Writes a policy whose one output rule `no-<word>` blocks `word`.
+pub fn write_keyword_policy(path: &std::path::Path, word: &str) {
+    let text = format!(
+        "version: \"1\"\nname: live\noutput:\n  - id: no-{word}\n    type: keywords\n    action: block\n    words: [\"{word}\"]\n    message: \"withheld\"\n"
+    );
+    std::fs::write(path, text).expect("write policy");
 }
