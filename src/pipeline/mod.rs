@@ -17,7 +17,7 @@ use crate::assets::{AssetCache, MissingAsset, SMOLLM2_135M_INSTRUCT};
 pub use events::{ChatEvent, ChatSummary, Finish, GuardEvent};
 pub use request::ChatRequest;
 pub use run::ChatError;
-pub(crate) use run::{outcome, telemetry_action, telemetry_direction};
+pub(crate) use run::{detector_reports, outcome, telemetry_action, telemetry_direction};
 pub use stream::ChatEvents;
 
 /// A local model wrapped with a guard policy and a telemetry sink.

@@ -288,7 +288,7 @@ fn finish_chat(
 }
 
 /// One report per direction and detector type, summing the rules that use it.
-fn detector_reports(costs: &[(Direction, DetectorCost)]) -> Vec<DetectorReport> {
+pub(crate) fn detector_reports(costs: &[(Direction, DetectorCost)]) -> Vec<DetectorReport> {
     let mut reports: Vec<DetectorReport> = Vec::new();
     for (direction, cost) in costs {
         let direction = telemetry_direction(*direction);

@@ -4,13 +4,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use palisade_guard::{Direction, Finding, Guard, RedactionVault, StreamChunk, Verdict};
+use palisade_guard::{
+    DetectorCost, Direction, Finding, Guard, OutputStream, RedactionVault, StreamChunk, Verdict,
+};
 use palisade_telemetry::{Outcome, RequestRecord, RuleHit, TelemetrySink};
 use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use crate::Finish;
-use crate::pipeline::{outcome, telemetry_action, telemetry_direction};
+use crate::pipeline::{detector_reports, outcome, telemetry_action, telemetry_direction};
 
 use super::error::ApiError;
 use super::events::{Ending, Event};
@@ -56,6 +58,10 @@ struct Run {
     completion_tokens: usize,
     deltas: usize,
     client_gone: bool,
+    /// What each detector cost, input and output.
+    costs: Vec<(Direction, DetectorCost)>,
+    /// The most output bytes the streaming guard held back at once.
+    holdback_max_bytes: usize,
 }
 
 /// How `drive` ended: a finish, or a failure already reported to the client.
@@ -78,6 +84,8 @@ impl Run {
             completion_tokens: 0,
             deltas: 0,
             client_gone: false,
+            costs: Vec::new(),
+            holdback_max_bytes: 0,
         }
     }
 
@@ -111,8 +119,11 @@ impl Run {
         for text in input_texts(endpoint, body) {
             let guard = Arc::clone(&self.guard);
             let start = Instant::now();
-            let decision = guard.check_with_vault(Direction::Input, text, Some(&vault));
+            let mut decision = guard.check_measured(Direction::Input, text, Some(&vault));
             self.guard_time += start.elapsed();
+            let costs = std::mem::take(&mut decision.costs);
+            self.costs
+                .extend(costs.into_iter().map(|c| (Direction::Input, c)));
             self.report(Direction::Input, &decision.findings).await;
             if let Some(block) = decision.block {
                 return Err(Finish::BlockedInput {
@@ -158,7 +169,24 @@ impl Run {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
-        let mut output = self.guard.output_stream(Some(&vault));
+        let mut output = self.guard.output_stream(Some(&vault)).measured();
+        let driven = self
+            .read_answer(endpoint, &mut response, streamed, &mut output)
+            .await;
+        let costs = output.costs();
+        self.costs
+            .extend(costs.into_iter().map(|c| (Direction::Output, c)));
+        driven
+    }
+
+    /// Reads the upstream's answer through the output guard.
+    async fn read_answer(
+        &mut self,
+        endpoint: Endpoint,
+        response: &mut reqwest::Response,
+        streamed: bool,
+        output: &mut OutputStream,
+    ) -> Driven {
         let mut decoder = SseDecoder::default();
         let mut whole = Vec::new();
         let mut upstream_finish = None;
@@ -197,7 +225,7 @@ impl Run {
                 if payload.trim() == "[DONE]" {
                     break 'read;
                 }
-                match self.take_payload(endpoint, &payload, &mut output).await {
+                match self.take_payload(endpoint, &payload, output).await {
                     Ok(Some(step)) => match step {
                         Step::Finish(reason) => upstream_finish = Some(reason),
                         Step::Blocked(finish) => return Driven::Finished(finish),
@@ -217,7 +245,7 @@ impl Run {
             Some(String::from_utf8_lossy(&whole).into_owned())
         };
         if let Some(text) = tail {
-            match self.take_payload(endpoint, &text, &mut output).await {
+            match self.take_payload(endpoint, &text, output).await {
                 Ok(Some(Step::Blocked(finish))) => return Driven::Finished(finish),
                 Ok(Some(Step::Finish(reason))) => upstream_finish = Some(reason),
                 Ok(None) => {}
@@ -241,7 +269,7 @@ impl Run {
         &mut self,
         endpoint: Endpoint,
         payload: &str,
-        output: &mut palisade_guard::OutputStream,
+        output: &mut OutputStream,
     ) -> Result<Option<Step>, ApiError> {
         let value: Value = serde_json::from_str(payload)
             .map_err(|_| ApiError::upstream("the upstream sent an event that is not JSON"))?;
@@ -268,6 +296,7 @@ impl Run {
             let start = Instant::now();
             let chunk = output.push(text);
             self.guard_time += start.elapsed();
+            self.holdback_max_bytes = self.holdback_max_bytes.max(output.held_bytes());
             if let Some(blocked) = self.release(chunk).await {
                 return Ok(Some(Step::Blocked(blocked)));
             }
@@ -320,8 +349,9 @@ impl Run {
             low_confidence_fraction: None,
             repetition: None,
             ungrounded_numbers: None,
-            stream_holdback_bytes: None,
-            detectors: Vec::new(),
+            stream_holdback_bytes: (self.deltas > 0)
+                .then(|| u32::try_from(self.holdback_max_bytes).unwrap_or(u32::MAX)),
+            detectors: detector_reports(&self.costs),
         };
         sink.record_request(&record);
     }
