@@ -132,6 +132,31 @@ async fn block_mid_stream_ends_with_content_filter_and_hangs_up() {
     })
     .await;
     assert_eq!(upstream.completed.load(Ordering::SeqCst), 0);
+    // Telemetry counted both refusals by rule id, and holds no text.
+    let metrics = reqwest::get(url(&server, "/metrics"))
+        .await
+        .expect("metrics");
+    let text = metrics.text().await.expect("text");
+    let counted = |metric: &str, label: &str| {
+        text.lines()
+            .any(|l| l.starts_with(metric) && l.contains(label) && l.ends_with(" 2"))
+    };
+    assert!(
+        counted("palisade_guard_refusals_total", "\"output\""),
+        "{text}"
+    );
+    assert!(
+        counted("palisade_guard_decisions", "\"no-codeword\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("gen_ai_request_model=\"fake-model\""),
+        "{text}"
+    );
+    assert!(
+        !text.contains("bluebird") && !text.contains("Sure"),
+        "{text}"
+    );
     server.shutdown().await;
 }
 

@@ -49,6 +49,9 @@ use reload::PolicyState;
 use scheduler::Scheduler;
 use upstream::{Endpoint, Upstream};
 
+/// Upstream model names registered with telemetry at most.
+const MAX_UPSTREAM_MODELS: usize = 32;
+
 /// Where generations run, with the guard that is swapped on reload.
 pub(crate) enum Generator {
     InProcess(RwLock<Palisade>),
@@ -193,11 +196,19 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             let palisade = Palisade::new(engine, guard, telemetry.clone());
             Generator::InProcess(RwLock::new(palisade))
         }
-        Backend::Upstream { base_url, api_key } => Generator::Upstream(Arc::new(Upstream::new(
-            base_url.clone(),
-            api_key.clone(),
-            guard,
-        )?)),
+        Backend::Upstream { base_url, api_key } => {
+            let upstream = Upstream::new(base_url.clone(), api_key.clone(), guard)?;
+            // Telemetry names only models the upstream lists (clients cannot
+            // add values); others are reported as `_other`.
+            for model in upstream.model_ids(MAX_UPSTREAM_MODELS).await {
+                if let Err(err) = telemetry.register_model(&model) {
+                    info(format_args!(
+                        "telemetry does not accept the model name {model:?}: {err}"
+                    ));
+                }
+            }
+            Generator::Upstream(Arc::new(upstream))
+        }
     };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -134,6 +134,25 @@ impl Upstream {
         Ok((status, body.to_vec()))
     }
 
+    /// The model ids the upstream lists (at most `limit`); empty when it
+    /// does not answer.
+    pub async fn model_ids(&self, limit: usize) -> Vec<String> {
+        let Ok((status, body)) = self.models().await else {
+            return Vec::new();
+        };
+        let listed: serde_json::Value = match status.is_success() {
+            true => serde_json::from_slice(&body).unwrap_or_default(),
+            false => serde_json::Value::Null,
+        };
+        listed["data"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["id"].as_str().map(str::to_string))
+            .take(limit)
+            .collect()
+    }
+
     /// Whether the upstream answers `/models` quickly.
     pub async fn is_ready(&self) -> bool {
         let mut request = self.client.get(format!("{}/models", self.base_url));
