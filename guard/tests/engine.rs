@@ -175,3 +175,11 @@ fn finding_kinds_cover_every_enabled_rule() {
     sorted.dedup();
     assert_eq!(kinds, sorted);
 }
+
+#[test]
+fn fuzz_policy_compiles() {
+    // The cargo-fuzz targets (fuzz/, nightly) all check against this policy.
+    let yaml = include_str!("../../fuzz/every-detector.yaml");
+    let g = guard(yaml);
+    assert!(g.has_rules(Direction::Input) && g.has_rules(Direction::Output));
+}
