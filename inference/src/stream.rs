@@ -6,7 +6,7 @@ use std::time::Instant;
 use crate::detok::IncrementalDecoder;
 use crate::engine::Engine;
 use crate::error::GenerateError;
-use crate::models::{PREFILL_CHUNK, forward_chunked};
+use crate::models::forward_chunked;
 use crate::params::{FinishReason, GenerationParams, Timings, Usage};
 use crate::processors::BoxedProcessor;
 use crate::sampling::Sampler;
@@ -123,9 +123,10 @@ impl<'a> TokenStream<'a> {
         }
         let engine = &mut *self.engine;
         let logits = if completion_len == 0 {
-            engine.model.clear_kv_cache().and_then(|()| {
-                forward_chunked(engine.model.as_mut(), &self.history, 0, PREFILL_CHUNK)
-            })
+            engine
+                .model
+                .clear_kv_cache()
+                .and_then(|()| forward_chunked(engine.model.as_mut(), &self.history, 0))
         } else {
             let position = self.history.len() - 1;
             engine.model.forward(&self.history[position..], position)

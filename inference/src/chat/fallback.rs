@@ -52,16 +52,39 @@ impl TemplateFamily {
 /// Picks the chat format from the turn markers in the tokenizer's vocabulary (ChatML when none
 /// is recognised).
 pub fn detect_family(tokenizer: &Tokenizer) -> TemplateFamily {
+    family_from_vocabulary(tokenizer).unwrap_or(TemplateFamily::ChatMl)
+}
+
+/// Picks the chat format from the vocabulary's turn markers; when none is recognised, from the
+/// model architecture (`general.architecture` or Hugging Face `model_type`); ChatML otherwise.
+pub fn detect_family_for(tokenizer: &Tokenizer, architecture: &str) -> TemplateFamily {
+    family_from_vocabulary(tokenizer)
+        .or_else(|| family_for_architecture(architecture))
+        .unwrap_or(TemplateFamily::ChatMl)
+}
+
+/// The chat format models of an architecture are trained with, when it is fixed by the family
+/// (Llama fine-tunes use several formats, so `llama` has none).
+pub fn family_for_architecture(architecture: &str) -> Option<TemplateFamily> {
+    match architecture {
+        "qwen2" | "qwen3" => Some(TemplateFamily::ChatMl),
+        "phi3" => Some(TemplateFamily::Phi3),
+        "gemma" | "gemma2" | "gemma3" | "gemma3_text" => Some(TemplateFamily::Gemma),
+        _ => None,
+    }
+}
+
+fn family_from_vocabulary(tokenizer: &Tokenizer) -> Option<TemplateFamily> {
     let has = |t: &str| tokenizer.token_to_id(t).is_some();
     if has("<|im_start|>") && has("<|im_end|>") {
-        TemplateFamily::ChatMl
+        Some(TemplateFamily::ChatMl)
     } else if has("<|start_header_id|>") && has("<|eot_id|>") {
-        TemplateFamily::Llama3
+        Some(TemplateFamily::Llama3)
     } else if has("<start_of_turn>") && has("<end_of_turn>") {
-        TemplateFamily::Gemma
+        Some(TemplateFamily::Gemma)
     } else if has("<|assistant|>") && has("<|end|>") {
-        TemplateFamily::Phi3
+        Some(TemplateFamily::Phi3)
     } else {
-        TemplateFamily::ChatMl
+        None
     }
 }

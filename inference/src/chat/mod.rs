@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use minijinja::{Environment, ErrorKind, context};
 use serde::Serialize;
 
-pub use fallback::{TemplateFamily, detect_family};
+pub use fallback::{TemplateFamily, detect_family, detect_family_for, family_for_architecture};
 
 use crate::error::TemplateError;
 

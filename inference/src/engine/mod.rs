@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use tokenizers::Tokenizer;
 
-use crate::chat::{ChatMessage, ChatTemplate, TemplateFamily, detect_family};
+use crate::chat::{ChatMessage, ChatTemplate, TemplateFamily, detect_family_for};
 use crate::error::{GenerateError, LoadError, TemplateError};
 use crate::gguf_meta::{GgufMeta, open_gguf};
-use crate::models::{CausalLm, PREFILL_CHUNK, forward_chunked, load_gguf_model};
+use crate::models::{CausalLm, forward_chunked, load_gguf_model};
 use crate::params::GenerationParams;
 use crate::processors::BoxedProcessor;
 use crate::stream::TokenStream;
@@ -88,7 +88,8 @@ impl Engine {
                 .unwrap_or_default()
         };
         let (bos, eos) = (token_text(specials.bos), token_text(specials.eos));
-        let family = detect_family(&tokenizer);
+        let architecture = meta.str("general.architecture")?;
+        let family = detect_family_for(&tokenizer, architecture);
         let template = match meta.opt_str("tokenizer.chat_template")? {
             Some(source) => ChatTemplate::new(source, true, bos, eos),
             None => ChatTemplate::fallback(family, bos, eos),
@@ -198,7 +199,7 @@ impl Engine {
         let model = self.model.as_mut();
         let logits = model
             .clear_kv_cache()
-            .and_then(|()| forward_chunked(model, ids, 0, PREFILL_CHUNK));
+            .and_then(|()| forward_chunked(model, ids, 0));
         logits.map_err(|e| GenerateError::Forward {
             position: 0,
             reason: e.to_string(),

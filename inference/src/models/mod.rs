@@ -1,7 +1,12 @@
 //! Model families behind one interface. One family (and file format) per file.
 
+pub mod gemma3_gguf;
 pub mod llama_gguf;
 pub mod llama_safetensors;
+pub mod phi3_gguf;
+pub mod quantized;
+pub mod qwen2_gguf;
+pub mod qwen3_gguf;
 
 use candle_core::quantized::gguf_file;
 
@@ -19,10 +24,15 @@ pub trait CausalLm: Send {
 
     /// The longest sequence (prompt + completion) the model can process.
     fn context_length(&self) -> usize;
+
+    /// Longest prompt slice the model accepts in one forward pass.
+    fn prefill_chunk(&self) -> usize {
+        PREFILL_CHUNK
+    }
 }
 
 /// GGUF architectures (`general.architecture`) this crate can run.
-pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] = &["llama"];
+pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] = &["llama", "qwen2", "qwen3", "phi3", "gemma3"];
 
 /// Builds the model for a GGUF file whose header and metadata are in `content`.
 pub fn load_gguf_model(
@@ -32,9 +42,11 @@ pub fn load_gguf_model(
 ) -> Result<Box<dyn CausalLm>, LoadError> {
     let architecture = meta.str("general.architecture")?;
     match architecture {
-        "llama" => Ok(Box::new(llama_gguf::QuantizedLlama::load(
-            meta, content, reader,
-        )?)),
+        "llama" => Ok(Box::new(llama_gguf::load(meta, content, reader)?)),
+        "qwen2" => Ok(Box::new(qwen2_gguf::load(meta, content, reader)?)),
+        "qwen3" => Ok(Box::new(qwen3_gguf::load(meta, content, reader)?)),
+        "phi3" => Ok(Box::new(phi3_gguf::load(meta, content, reader)?)),
+        "gemma3" => Ok(Box::new(gemma3_gguf::load(meta, content, reader)?)),
         other => Err(LoadError::UnsupportedArchitecture {
             path: meta.path().to_path_buf(),
             architecture: other.to_string(),
@@ -58,14 +70,14 @@ pub(crate) fn weights_error(meta: &GgufMeta<'_>, e: &candle_core::Error) -> Load
 /// Longest prompt slice fed to the model in one forward pass (bounds the attention matrix).
 pub(crate) const PREFILL_CHUNK: usize = 256;
 
-/// Runs a forward pass over `tokens` in chunks of at most `chunk` tokens (bounding the
-/// attention matrix of a long prompt) and returns the last logits.
+/// Runs a forward pass over `tokens` in chunks of at most [`CausalLm::prefill_chunk`] tokens
+/// (bounding the attention matrix of a long prompt) and returns the last logits.
 pub(crate) fn forward_chunked(
     model: &mut dyn CausalLm,
     tokens: &[u32],
     position: usize,
-    chunk: usize,
 ) -> candle_core::Result<Vec<f32>> {
+    let chunk = model.prefill_chunk();
     let mut logits = Vec::new();
     let mut pos = position;
     for piece in tokens.chunks(chunk.max(1)) {

@@ -1,0 +1,134 @@
+//! What every GGUF family shares: candle's quantized `ModelWeights` behind [`CausalLm`], and
+//! the context length read from `<arch>.context_length`. Each family file only says how to
+//! build its weights and what its backend can address.
+
+use candle_core::quantized::gguf_file;
+use candle_core::{DType, Device, Tensor};
+
+use super::{CausalLm, PREFILL_CHUNK, weights_error};
+use crate::error::LoadError;
+use crate::gguf_meta::GgufMeta;
+
+/// The part of a candle quantized model the engine calls.
+pub trait QuantizedWeights: Send {
+    /// Logits for the last position of `input` (shape `(1, seq)`), as `(1, vocab)`.
+    fn forward(&mut self, input: &Tensor, position: usize) -> candle_core::Result<Tensor>;
+
+    /// Forgets every cached position. Backends that reset their cache when fed position 0
+    /// may do nothing here.
+    fn clear_kv_cache(&mut self);
+}
+
+/// How a family's context length is found and bounded.
+#[derive(Debug, Clone, Copy)]
+pub struct ContextRule {
+    /// Metadata key holding the trained context length (`<arch>.context_length`).
+    pub key: &'static str,
+    /// Whether candle's loader needs the key (it sizes its rotary tables from it).
+    pub required: bool,
+    /// Largest context the candle backend can compute (`None`: as declared).
+    pub backend_max: Option<usize>,
+    /// A metadata key whose value further caps the context (Gemma 3's sliding window: see
+    /// `gemma3_gguf`).
+    pub cap_key: Option<&'static str>,
+    /// Whether the backend needs the whole prompt in one forward pass (its attention mask is
+    /// wrong for a chunk that starts after position 0).
+    pub single_pass_prefill: bool,
+}
+
+impl ContextRule {
+    /// The usable context length for the file described by `meta`: the declared length capped
+    /// at `backend_max`; `backend_max` when the key is absent and optional.
+    pub fn resolve(&self, meta: &GgufMeta<'_>) -> Result<usize, LoadError> {
+        let declared = meta
+            .opt_u64(self.key)?
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        let missing = || LoadError::Metadata {
+            path: meta.path().to_path_buf(),
+            key: self.key.to_string(),
+            problem: "missing".to_string(),
+        };
+        let length = match (declared, self.backend_max) {
+            (Some(n), Some(max)) => n.min(max),
+            (Some(n), None) => n,
+            (None, Some(max)) if !self.required => max,
+            (None, _) => return Err(missing()),
+        };
+        let length = match self.cap_key {
+            Some(key) => {
+                let cap = meta.opt_u64(key)?.ok_or_else(|| LoadError::Metadata {
+                    path: meta.path().to_path_buf(),
+                    key: key.to_string(),
+                    problem: "missing".to_string(),
+                })?;
+                length.min(usize::try_from(cap).unwrap_or(usize::MAX))
+            }
+            None => length,
+        };
+        if length == 0 {
+            return Err(LoadError::Metadata {
+                path: meta.path().to_path_buf(),
+                key: self.key.to_string(),
+                problem: "zero".to_string(),
+            });
+        }
+        Ok(length)
+    }
+}
+
+/// A quantized GGUF model of any family on the CPU.
+pub struct GgufLm<W> {
+    weights: W,
+    device: Device,
+    context_length: usize,
+    prefill_chunk: usize,
+}
+
+impl<W: QuantizedWeights> GgufLm<W> {
+    /// Resolves the context length with `rule` (before reading any tensor, so a bad header
+    /// fails fast), then reads the weights described by `content` from `reader` with `build`.
+    pub fn load(
+        meta: &GgufMeta<'_>,
+        content: gguf_file::Content,
+        reader: &mut std::fs::File,
+        rule: ContextRule,
+        build: impl FnOnce(gguf_file::Content, &mut std::fs::File, &Device) -> candle_core::Result<W>,
+    ) -> Result<Self, LoadError> {
+        let context_length = rule.resolve(meta)?;
+        let device = Device::Cpu;
+        let weights = build(content, reader, &device).map_err(|e| weights_error(meta, &e))?;
+        let prefill_chunk = if rule.single_pass_prefill {
+            context_length
+        } else {
+            PREFILL_CHUNK
+        };
+        Ok(Self {
+            weights,
+            device,
+            context_length,
+            prefill_chunk,
+        })
+    }
+}
+
+impl<W: QuantizedWeights> CausalLm for GgufLm<W> {
+    fn forward(&mut self, tokens: &[u32], position: usize) -> candle_core::Result<Vec<f32>> {
+        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+        let logits = self.weights.forward(&input, position)?;
+        // (1, vocab) -> (vocab)
+        logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()
+    }
+
+    fn clear_kv_cache(&mut self) -> candle_core::Result<()> {
+        self.weights.clear_kv_cache();
+        Ok(())
+    }
+
+    fn context_length(&self) -> usize {
+        self.context_length
+    }
+
+    fn prefill_chunk(&self) -> usize {
+        self.prefill_chunk
+    }
+}
