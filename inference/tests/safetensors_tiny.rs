@@ -2,16 +2,14 @@
 //! `Engine::load_safetensors`, must generate exactly what the in-memory model computes
 //! without a KV cache.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::llama::{Cache, Llama, LlamaConfig};
-use palisade_inference::tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
-use palisade_inference::tokenizers::models::bpe::{BPE, Vocab};
-use palisade_inference::tokenizers::pre_tokenizers::byte_level::ByteLevel;
-use palisade_inference::tokenizers::{AddedToken, Tokenizer};
 use palisade_inference::{
     ChatMessage, Engine, FinishReason, GenerateError, GenerationParams, LoadError, LoadOptions,
 };
@@ -23,28 +21,6 @@ const CONFIG: &str = r#"{
   "eos_token_id": 257, "tie_word_embeddings": false
 }"#;
 
-/// Byte-level tokenizer: the 256 byte tokens (no merges) plus <|im_start|> and <|im_end|>.
-fn tiny_tokenizer() -> Tokenizer {
-    let table = palisade_inference::tokenizer::bytes::gpt2_bytes_to_chars();
-    let mut vocab = Vocab::default();
-    for (b, c) in table.iter().enumerate() {
-        vocab.insert(c.to_string(), b as u32);
-    }
-    let bpe = BPE::builder()
-        .vocab_and_merges(vocab, Vec::new())
-        .build()
-        .expect("bpe");
-    let mut t = Tokenizer::new(bpe);
-    t.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
-    t.with_decoder(Some(ByteLevelDecoder::default()));
-    t.add_special_tokens([
-        AddedToken::from("<|im_start|>", true),
-        AddedToken::from("<|im_end|>", true),
-    ])
-    .expect("specials");
-    t
-}
-
 /// Writes the checkpoint and returns the in-memory model it was saved from.
 fn write_checkpoint(dir: &Path) -> (Llama, candle_transformers::models::llama::Config) {
     let cfg: LlamaConfig = serde_json::from_str(CONFIG).expect("config");
@@ -54,7 +30,7 @@ fn write_checkpoint(dir: &Path) -> (Llama, candle_transformers::models::llama::C
     let model = Llama::load(vb, &cfg).expect("random llama");
     varmap.save(dir.join("model.safetensors")).expect("saves");
     std::fs::write(dir.join("config.json"), CONFIG).expect("writes");
-    tiny_tokenizer()
+    common::tiny::byte_tokenizer(&["<|im_start|>", "<|im_end|>"])
         .save(dir.join("tokenizer.json"), false)
         .expect("saves tokenizer");
     let template = "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";

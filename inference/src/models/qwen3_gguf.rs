@@ -41,10 +41,16 @@ pub fn load(
     content: gguf_file::Content,
     reader: &mut std::fs::File,
 ) -> Result<QuantizedQwen3, LoadError> {
-    GgufLm::load(meta, content, reader, CONTEXT, |mut content, reader, device| {
-        content
-            .metadata
-            .insert("general.dtype".to_string(), gguf_file::Value::U32(0));
-        ModelWeights::from_gguf(content, reader, device)
-    })
+    GgufLm::load(
+        meta,
+        content,
+        reader,
+        CONTEXT,
+        |mut content, reader, device| {
+            content
+                .metadata
+                .insert("general.dtype".to_string(), gguf_file::Value::U32(0));
+            ModelWeights::from_gguf(content, reader, device)
+        },
+    )
 }

@@ -1,0 +1,138 @@
+//! Tiny random-weight models written by the tests themselves: a byte-level tokenizer and a
+//! GGUF writer with deterministic weights.
+
+use std::path::Path;
+
+use candle_core::quantized::{GgmlDType, QTensor, gguf_file};
+use candle_core::{Device, Tensor};
+use palisade_inference::tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
+use palisade_inference::tokenizers::models::bpe::{BPE, Vocab};
+use palisade_inference::tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use palisade_inference::tokenizers::{AddedToken, Tokenizer};
+
+/// Byte-level tokenizer: the 256 byte tokens (no merges) with ids 0..256, then `specials` as
+/// special tokens with ids 256, 257, ...
+pub fn byte_tokenizer(specials: &[&str]) -> Tokenizer {
+    let table = palisade_inference::tokenizer::bytes::gpt2_bytes_to_chars();
+    let mut vocab = Vocab::default();
+    for (b, c) in table.iter().enumerate() {
+        vocab.insert(c.to_string(), b as u32);
+    }
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, Vec::new())
+        .build()
+        .expect("bpe");
+    let mut t = Tokenizer::new(bpe);
+    t.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+    t.with_decoder(Some(ByteLevelDecoder::default()));
+    t.add_special_tokens(specials.iter().map(|s| AddedToken::from(*s, true)))
+        .expect("specials");
+    t
+}
+
+/// A GGUF file under construction: metadata and tensors with deterministic pseudo-random
+/// values (so a test that passes once passes every time).
+pub struct TinyGguf {
+    metadata: Vec<(String, gguf_file::Value)>,
+    tensors: Vec<(String, QTensor)>,
+    matrix_dtype: GgmlDType,
+    state: u64,
+}
+
+impl TinyGguf {
+    /// A file of `general.architecture = architecture`; 2-D tensors are stored as
+    /// `matrix_dtype` (F32 or Q8_0), 1-D ones as F32.
+    pub fn new(architecture: &str, matrix_dtype: GgmlDType) -> Self {
+        let mut gguf = Self {
+            metadata: Vec::new(),
+            tensors: Vec::new(),
+            matrix_dtype,
+            state: 0x9e37_79b9_7f4a_7c15,
+        };
+        gguf.string("general.architecture", architecture);
+        gguf.string("general.name", &format!("tiny-{architecture}"));
+        gguf
+    }
+
+    /// Sets a string value.
+    pub fn string(&mut self, key: &str, value: &str) -> &mut Self {
+        self.value(key, gguf_file::Value::String(value.to_string()))
+    }
+
+    /// Sets a u32 value.
+    pub fn u32(&mut self, key: &str, value: u32) -> &mut Self {
+        self.value(key, gguf_file::Value::U32(value))
+    }
+
+    /// Sets an f32 value.
+    pub fn f32(&mut self, key: &str, value: f32) -> &mut Self {
+        self.value(key, gguf_file::Value::F32(value))
+    }
+
+    /// Sets any value (replacing an earlier one of the same key).
+    pub fn value(&mut self, key: &str, value: gguf_file::Value) -> &mut Self {
+        self.metadata.retain(|(k, _)| k != key);
+        self.metadata.push((key.to_string(), value));
+        self
+    }
+
+    /// Removes a metadata key.
+    pub fn remove(&mut self, key: &str) -> &mut Self {
+        self.metadata.retain(|(k, _)| k != key);
+        self
+    }
+
+    fn next_uniform(&mut self) -> f32 {
+        // xorshift64*: uniform in [-1, 1).
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        let x = self.state.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 40;
+        (x as f32 / (1u64 << 23) as f32) - 1.0
+    }
+
+    /// Adds a tensor of PyTorch-order `shape` with values `center + scale * u`, u uniform in
+    /// [-1, 1).
+    pub fn tensor(&mut self, name: &str, shape: &[usize], center: f32, scale: f32) -> &mut Self {
+        let n: usize = shape.iter().product();
+        let values: Vec<f32> = (0..n)
+            .map(|_| center + scale * self.next_uniform())
+            .collect();
+        let t = Tensor::from_vec(values, shape, &Device::Cpu).expect("tensor");
+        let dtype = if shape.len() == 2 {
+            self.matrix_dtype
+        } else {
+            GgmlDType::F32
+        };
+        let q = QTensor::quantize(&t, dtype).expect("quantizes");
+        self.tensors.retain(|(k, _)| k != name);
+        self.tensors.push((name.to_string(), q));
+        self
+    }
+
+    /// A weight matrix `(rows, cols)`, scaled like a trained layer (~1/sqrt(cols)).
+    pub fn matrix(&mut self, name: &str, rows: usize, cols: usize) -> &mut Self {
+        self.tensor(name, &[rows, cols], 0.0, 1.7 / (cols as f32).sqrt())
+    }
+
+    /// A norm weight of `n` values near 1.
+    pub fn norm(&mut self, name: &str, n: usize) -> &mut Self {
+        self.tensor(name, &[n], 1.0, 0.1)
+    }
+
+    /// Removes a tensor.
+    pub fn drop_tensor(&mut self, name: &str) -> &mut Self {
+        self.tensors.retain(|(k, _)| k != name);
+        self
+    }
+
+    /// Writes the file.
+    pub fn write(&self, path: &Path) {
+        let metadata: Vec<(&str, &gguf_file::Value)> =
+            self.metadata.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let tensors: Vec<(&str, &QTensor)> =
+            self.tensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let mut file = std::fs::File::create(path).expect("creates the GGUF");
+        gguf_file::write(&mut file, &metadata, &tensors).expect("writes the GGUF");
+    }
+}

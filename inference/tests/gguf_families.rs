@@ -1,0 +1,442 @@
+//! Each GGUF family other than Llama (qwen2, qwen3, phi3, gemma3): the test writes a tiny
+//! random-weight GGUF with the tensor names and metadata keys candle's loader reads, loads it
+//! through `Engine::load_gguf`, and checks greedy KV-cached generation against candle's model
+//! run directly on the same file over the whole sequence at every step (no KV cache).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use candle_core::quantized::{GgmlDType, gguf_file};
+use candle_core::{Device, Tensor};
+use candle_transformers::models::{
+    quantized_gemma3, quantized_phi3, quantized_qwen2, quantized_qwen3,
+};
+use common::tiny::{TinyGguf, byte_tokenizer};
+use palisade_inference::{
+    ChatMessage, Engine, FinishReason, GenerateError, GenerationParams, LoadError, LoadOptions,
+};
+
+const HIDDEN: usize = 32;
+const HEADS: usize = 4;
+const KV_HEADS: usize = 2;
+const HEAD_DIM: usize = HIDDEN / HEADS;
+const FFN: usize = 64;
+const LAYERS: usize = 2;
+
+/// One family's tiny model: how to write it and what the engine should make of it.
+struct Family {
+    arch: &'static str,
+    /// Special tokens after the 256 byte tokens (ids 256, 257, ...).
+    specials: &'static [&'static str],
+    /// Id of the end-of-turn token (also `tokenizer.ggml.eos_token_id`).
+    eos: u32,
+    /// The fallback chat template's rendering of one user message "hi there".
+    rendered: &'static str,
+    /// Context length the engine must report.
+    context: usize,
+}
+
+const QWEN2: Family = Family {
+    arch: "qwen2",
+    specials: &["<|im_start|>", "<|im_end|>"],
+    eos: 257,
+    rendered: "<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n",
+    context: 64,
+};
+const QWEN3: Family = Family {
+    arch: "qwen3",
+    specials: &["<|im_start|>", "<|im_end|>"],
+    eos: 257,
+    rendered: "<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n",
+    context: 64,
+};
+const PHI3: Family = Family {
+    arch: "phi3",
+    specials: &["<|user|>", "<|assistant|>", "<|end|>"],
+    eos: 258,
+    rendered: "<|user|>\nhi there<|end|>\n<|assistant|>\n",
+    context: 64,
+};
+const GEMMA3: Family = Family {
+    arch: "gemma3",
+    specials: &["<bos>", "<start_of_turn>", "<end_of_turn>"],
+    eos: 258,
+    rendered: "<bos><start_of_turn>user\nhi there<end_of_turn>\n<start_of_turn>model\n",
+    // gemma3.context_length is 128 but the sliding window (48) caps it.
+    context: 48,
+};
+
+fn vocab(family: &Family) -> usize {
+    256 + family.specials.len()
+}
+
+/// Metadata keys and tensors shared by the families (Llama-style names).
+fn common_parts(g: &mut TinyGguf, family: &Family) {
+    let a = family.arch;
+    g.u32(&format!("{a}.attention.head_count"), HEADS as u32)
+        .u32(&format!("{a}.attention.head_count_kv"), KV_HEADS as u32)
+        .u32(&format!("{a}.embedding_length"), HIDDEN as u32)
+        .u32(&format!("{a}.block_count"), LAYERS as u32)
+        .u32(&format!("{a}.feed_forward_length"), FFN as u32)
+        .f32(&format!("{a}.attention.layer_norm_rms_epsilon"), 1e-6)
+        .u32("tokenizer.ggml.eos_token_id", family.eos);
+    g.tensor("token_embd.weight", &[vocab(family), HIDDEN], 0.0, 1.0)
+        .norm("output_norm.weight", HIDDEN);
+    for l in 0..LAYERS {
+        g.norm(&format!("blk.{l}.attn_norm.weight"), HIDDEN)
+            .norm(&format!("blk.{l}.ffn_norm.weight"), HIDDEN)
+            .matrix(&format!("blk.{l}.attn_output.weight"), HIDDEN, HIDDEN)
+            .matrix(&format!("blk.{l}.ffn_down.weight"), HIDDEN, FFN);
+    }
+}
+
+/// Separate q/k/v projections and a gated MLP (Qwen2, Qwen3, Gemma 3).
+fn split_attention_and_gated_mlp(g: &mut TinyGguf) {
+    for l in 0..LAYERS {
+        g.matrix(&format!("blk.{l}.attn_q.weight"), HEADS * HEAD_DIM, HIDDEN)
+            .matrix(
+                &format!("blk.{l}.attn_k.weight"),
+                KV_HEADS * HEAD_DIM,
+                HIDDEN,
+            )
+            .matrix(
+                &format!("blk.{l}.attn_v.weight"),
+                KV_HEADS * HEAD_DIM,
+                HIDDEN,
+            )
+            .matrix(&format!("blk.{l}.ffn_gate.weight"), FFN, HIDDEN)
+            .matrix(&format!("blk.{l}.ffn_up.weight"), FFN, HIDDEN);
+    }
+}
+
+/// Per-head RMS norms of q and k (Qwen3, Gemma 3).
+fn qk_norms(g: &mut TinyGguf) {
+    for l in 0..LAYERS {
+        g.norm(&format!("blk.{l}.attn_q_norm.weight"), HEAD_DIM)
+            .norm(&format!("blk.{l}.attn_k_norm.weight"), HEAD_DIM);
+    }
+}
+
+fn build(family: &Family) -> TinyGguf {
+    let a = family.arch;
+    // Q8_0 for two families, F32 for the others: both storage paths are exercised.
+    let dtype = match a {
+        "qwen2" | "phi3" => GgmlDType::Q8_0,
+        _ => GgmlDType::F32,
+    };
+    let mut g = TinyGguf::new(a, dtype);
+    common_parts(&mut g, family);
+    match a {
+        "qwen2" => {
+            split_attention_and_gated_mlp(&mut g);
+            g.u32("qwen2.context_length", 64)
+                .f32("qwen2.rope.freq_base", 10_000.0)
+                .matrix("output.weight", vocab(family), HIDDEN);
+            for l in 0..LAYERS {
+                g.tensor(&format!("blk.{l}.attn_q.bias"), &[HIDDEN], 0.0, 0.2)
+                    .tensor(
+                        &format!("blk.{l}.attn_k.bias"),
+                        &[KV_HEADS * HEAD_DIM],
+                        0.0,
+                        0.2,
+                    )
+                    .tensor(
+                        &format!("blk.{l}.attn_v.bias"),
+                        &[KV_HEADS * HEAD_DIM],
+                        0.0,
+                        0.2,
+                    );
+            }
+        }
+        "qwen3" => {
+            split_attention_and_gated_mlp(&mut g);
+            qk_norms(&mut g);
+            g.u32("qwen3.context_length", 64)
+                .u32("qwen3.attention.key_length", HEAD_DIM as u32)
+                .f32("qwen3.rope.freq_base", 1_000_000.0)
+                .matrix("output.weight", vocab(family), HIDDEN);
+        }
+        "phi3" => {
+            g.u32("phi3.context_length", 64)
+                .u32("phi3.rope.dimension_count", HEAD_DIM as u32)
+                .matrix("output.weight", vocab(family), HIDDEN);
+            for l in 0..LAYERS {
+                let qkv = (HEADS + 2 * KV_HEADS) * HEAD_DIM;
+                g.matrix(&format!("blk.{l}.attn_qkv.weight"), qkv, HIDDEN)
+                    .matrix(&format!("blk.{l}.ffn_up.weight"), 2 * FFN, HIDDEN);
+            }
+        }
+        "gemma3" => {
+            split_attention_and_gated_mlp(&mut g);
+            qk_norms(&mut g);
+            // No output.weight: Gemma ties it to the embeddings.
+            g.u32("gemma3.context_length", 128)
+                .u32("gemma3.attention.key_length", HEAD_DIM as u32)
+                .u32("gemma3.attention.value_length", HEAD_DIM as u32)
+                .u32("gemma3.attention.sliding_window", 48)
+                // Layer 0 local (sliding), layer 1 global.
+                .u32("gemma3.attention.sliding_window_type", 2)
+                .u32("tokenizer.ggml.bos_token_id", 256)
+                .value("tokenizer.ggml.add_bos_token", gguf_file::Value::Bool(true));
+            for l in 0..LAYERS {
+                g.norm(&format!("blk.{l}.post_attention_norm.weight"), HIDDEN)
+                    .norm(&format!("blk.{l}.post_ffw_norm.weight"), HIDDEN);
+            }
+        }
+        other => panic!("no tiny model for {other}"),
+    }
+    g
+}
+
+/// Writes the model and its tokenizer.json into `dir`; returns the model path.
+fn write_model(dir: &Path, family: &Family) -> PathBuf {
+    let path = dir.join(format!("tiny-{}.gguf", family.arch));
+    build(family).write(&path);
+    byte_tokenizer(family.specials)
+        .save(dir.join("tokenizer.json"), false)
+        .expect("saves tokenizer");
+    path
+}
+
+/// Next-token logits of `ids` computed by candle's model alone, from position 0 with an
+/// empty cache.
+type Reference = Box<dyn FnMut(&[u32]) -> Vec<f32>>;
+
+fn reference(path: &Path, arch: &str) -> Reference {
+    let mut file = std::fs::File::open(path).expect("opens");
+    let mut content = gguf_file::Content::read(&mut file).expect("reads header");
+    let dev = Device::Cpu;
+    let input = |ids: &[u32]| Tensor::new(ids, &Device::Cpu).and_then(|t| t.unsqueeze(0));
+    let out = |t: candle_core::Result<Tensor>| -> Vec<f32> {
+        t.and_then(|t| t.squeeze(0))
+            .and_then(|t| t.to_vec1())
+            .expect("reference forward")
+    };
+    match arch {
+        "qwen2" => {
+            let mut m = quantized_qwen2::ModelWeights::from_gguf(content, &mut file, &dev)
+                .expect("candle loads qwen2");
+            Box::new(move |ids| {
+                m.clear_kv_cache();
+                out(input(ids).and_then(|x| m.forward(&x, 0)))
+            })
+        }
+        "qwen3" => {
+            // As the engine does: f32 rotary tables (see qwen3_gguf::load).
+            content
+                .metadata
+                .insert("general.dtype".to_string(), gguf_file::Value::U32(0));
+            let mut m = quantized_qwen3::ModelWeights::from_gguf(content, &mut file, &dev)
+                .expect("candle loads qwen3");
+            Box::new(move |ids| {
+                m.clear_kv_cache();
+                out(input(ids).and_then(|x| m.forward(&x, 0)))
+            })
+        }
+        // Phi-3 and Gemma 3 drop their cache when fed position 0.
+        "phi3" => {
+            let mut m = quantized_phi3::ModelWeights::from_gguf(false, content, &mut file, &dev)
+                .expect("candle loads phi3");
+            Box::new(move |ids| out(input(ids).and_then(|x| m.forward(&x, 0))))
+        }
+        "gemma3" => {
+            let mut m = quantized_gemma3::ModelWeights::from_gguf(content, &mut file, &dev)
+                .expect("candle loads gemma3");
+            Box::new(move |ids| out(input(ids).and_then(|x| m.forward(&x, 0))))
+        }
+        other => panic!("no reference for {other}"),
+    }
+}
+
+fn reference_greedy(reference: &mut Reference, prompt: &[u32], n: usize, eos: u32) -> Vec<u32> {
+    let mut ids = prompt.to_vec();
+    for _ in 0..n {
+        let logits = reference(&ids);
+        let next = palisade_inference::sampling::argmax(&logits).expect("argmax");
+        ids.push(next);
+        if next == eos {
+            break;
+        }
+    }
+    ids[prompt.len()..].to_vec()
+}
+
+fn generates_like_candle(family: &Family) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_model(dir.path(), family);
+    let mut engine = Engine::load_gguf(&path, &LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{} loads: {e}", family.arch));
+    assert_eq!(engine.model_name(), format!("tiny-{}", family.arch));
+    assert_eq!(engine.context_length(), family.context, "{}", family.arch);
+    assert!(!engine.chat_template().is_from_model());
+    assert!(engine.stop_token_ids().contains(&family.eos));
+
+    let prompt = engine
+        .render_chat(&[ChatMessage::user("hi there")], true)
+        .expect("renders");
+    assert_eq!(prompt, family.rendered);
+    let ids = engine.encode_prompt(&prompt).expect("tokenizes");
+    assert_eq!(
+        ids.iter().filter(|&&id| id >= 256).count(),
+        family.rendered.matches('<').count(),
+        "every turn marker is one special token: {ids:?}"
+    );
+
+    let mut reference = reference(&path, family.arch);
+    let expected = reference_greedy(&mut reference, &ids, 12, family.eos);
+    let params = GenerationParams {
+        seed: 7,
+        ..GenerationParams::greedy(12)
+    };
+    let mut stream = engine.generate(&prompt, &params).expect("starts");
+    let events: Vec<_> = (&mut stream).map(|e| e.expect("token")).collect();
+    let got: Vec<u32> = events.iter().map(|e| e.token_id).collect();
+    assert_eq!(
+        got, expected,
+        "{}: KV-cached generation must equal candle's full recomputation",
+        family.arch
+    );
+    for e in &events {
+        assert!(
+            e.logprob.is_finite() && e.logprob <= 0.0,
+            "{}: logprob {}",
+            family.arch,
+            e.logprob
+        );
+    }
+    let finish = stream.finish_reason();
+    drop(stream);
+    if got.len() < 12 {
+        assert_eq!(finish, Some(FinishReason::Stop));
+    } else {
+        assert_eq!(finish, Some(FinishReason::Length));
+    }
+
+    // The engine's scoring path agrees with the reference on the prompt.
+    let engine_logits = engine.next_token_logits(&ids).expect("logits");
+    let reference_logits = reference(&ids);
+    let max_diff = engine_logits
+        .iter()
+        .zip(&reference_logits)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(
+        max_diff < 1e-3,
+        "{}: logits differ by {max_diff}",
+        family.arch
+    );
+
+    // Context: a prompt filling the window is refused before any compute; one token less
+    // leaves exactly one position.
+    let long = "x".repeat(family.context - usize::from(engine_bos(&engine)));
+    let err = match engine.generate(&long, &GenerationParams::greedy(4)) {
+        Err(e) => e,
+        Ok(_) => panic!("{}: a full-window prompt must be refused", family.arch),
+    };
+    assert!(
+        matches!(err, GenerateError::ContextOverflow { prompt_tokens, context_length, .. }
+            if prompt_tokens == family.context && context_length == family.context),
+        "{err}"
+    );
+    let fits = &long[1..];
+    let fits_ids = engine.encode_prompt(fits).expect("tokenizes");
+    let mut stream = engine
+        .generate(fits, &GenerationParams::greedy(4))
+        .expect("fits");
+    let last: Vec<u32> = (&mut stream).map(|e| e.expect("token").token_id).collect();
+    assert!(matches!(
+        stream.finish_reason(),
+        Some(FinishReason::Length | FinishReason::Stop)
+    ));
+    drop(stream);
+    assert_eq!(
+        last,
+        reference_greedy(&mut reference, &fits_ids, 1, family.eos)
+    );
+}
+
+/// Whether the engine prepends a BOS token to prompts.
+fn engine_bos(engine: &Engine) -> bool {
+    engine.encode_prompt("x").expect("tokenizes").len() == 2
+}
+
+#[test]
+fn qwen2_generates_like_candle() {
+    generates_like_candle(&QWEN2);
+}
+
+#[test]
+fn qwen3_generates_like_candle() {
+    generates_like_candle(&QWEN3);
+}
+
+#[test]
+fn phi3_generates_like_candle() {
+    generates_like_candle(&PHI3);
+}
+
+#[test]
+fn gemma3_generates_like_candle() {
+    generates_like_candle(&GEMMA3);
+}
+
+#[test]
+fn unsupported_or_broken_files_are_clear_load_errors() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let load = |path: &Path| match Engine::load_gguf(path, &LoadOptions::default()) {
+        Err(e) => e,
+        Ok(_) => panic!("{} must not load", path.display()),
+    };
+
+    // An architecture with no implementation names the supported ones.
+    let mut mamba = build(&QWEN2);
+    mamba.string("general.architecture", "mamba");
+    let path = dir.path().join("mamba.gguf");
+    mamba.write(&path);
+    byte_tokenizer(QWEN2.specials)
+        .save(dir.path().join("tokenizer.json"), false)
+        .expect("saves tokenizer");
+    let err = load(&path);
+    assert!(
+        matches!(&err, LoadError::UnsupportedArchitecture { architecture, .. } if architecture == "mamba"),
+        "{err}"
+    );
+    let text = err.to_string();
+    for arch in ["llama", "qwen2", "qwen3", "phi3", "gemma3"] {
+        assert!(text.contains(arch), "{text}");
+    }
+
+    // A missing context length is named before any tensor is read.
+    let mut no_context = build(&QWEN3);
+    no_context.remove("qwen3.context_length");
+    let path = dir.path().join("no-context.gguf");
+    no_context.write(&path);
+    let err = load(&path);
+    assert!(
+        matches!(&err, LoadError::Metadata { key, .. } if key == "qwen3.context_length"),
+        "{err}"
+    );
+
+    // A missing tensor is a Weights error naming it (not a panic).
+    let mut no_tensor = build(&PHI3);
+    no_tensor.drop_tensor("blk.1.attn_qkv.weight");
+    let path = dir.path().join("no-tensor.gguf");
+    no_tensor.write(&path);
+    let err = load(&path);
+    assert!(matches!(err, LoadError::Weights { .. }), "{err}");
+    assert!(err.to_string().contains("blk.1.attn_qkv.weight"), "{err}");
+
+    // A truncated file: header cut short, then tensor data cut short.
+    let full = dir.path().join("full.gguf");
+    build(&GEMMA3).write(&full);
+    let bytes = std::fs::read(&full).expect("reads");
+    let path = dir.path().join("cut.gguf");
+    std::fs::write(&path, &bytes[..100]).expect("writes");
+    let err = load(&path);
+    assert!(matches!(err, LoadError::InvalidGguf { .. }), "{err}");
+    std::fs::write(&path, &bytes[..bytes.len() - 64]).expect("writes");
+    let err = load(&path);
+    assert!(matches!(err, LoadError::Weights { .. }), "{err}");
+    assert!(err.to_string().contains("cut.gguf"), "{err}");
+}
