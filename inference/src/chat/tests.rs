@@ -127,3 +127,21 @@ fn fallback_templates_render_their_formats() {
     let t = ChatTemplate::fallback(TemplateFamily::ChatMl, "", "").expect("compiles");
     assert!(!t.is_from_model());
 }
+
+#[test]
+fn vocabulary_markers_win_over_the_architecture_hint() {
+    let mut plain = tokenizers::Tokenizer::new(tokenizers::models::bpe::BPE::default());
+    assert_eq!(detect_family_for(&plain, "phi3"), TemplateFamily::Phi3);
+    assert_eq!(detect_family_for(&plain, "gemma3"), TemplateFamily::Gemma);
+    assert_eq!(detect_family_for(&plain, "qwen3"), TemplateFamily::ChatMl);
+    assert_eq!(detect_family_for(&plain, "llama"), TemplateFamily::ChatMl);
+    assert_eq!(family_for_architecture("llama"), None);
+    plain
+        .add_special_tokens([
+            tokenizers::AddedToken::from("<start_of_turn>", true),
+            tokenizers::AddedToken::from("<end_of_turn>", true),
+        ])
+        .expect("adds");
+    assert_eq!(detect_family_for(&plain, "phi3"), TemplateFamily::Gemma);
+    assert_eq!(detect_family(&plain), TemplateFamily::Gemma);
+}
