@@ -46,10 +46,7 @@ const QWEN2: Family = Family {
 };
 const QWEN3: Family = Family {
     arch: "qwen3",
-    specials: &["<|im_start|>", "<|im_end|>"],
-    eos: 257,
-    rendered: "<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n",
-    context: 64,
+    ..QWEN2
 };
 const PHI3: Family = Family {
     arch: "phi3",
@@ -203,48 +200,55 @@ fn write_model(dir: &Path, family: &Family) -> PathBuf {
 /// empty cache.
 type Reference = Box<dyn FnMut(&[u32]) -> Vec<f32>>;
 
+/// Wraps a candle model into a [`Reference`]; `step` runs one uncached forward pass.
+fn uncached<M: 'static>(
+    mut model: M,
+    mut step: impl FnMut(&mut M, &Tensor) -> candle_core::Result<Tensor> + 'static,
+) -> Reference {
+    Box::new(move |ids| {
+        Tensor::new(ids, &Device::Cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .and_then(|x| step(&mut model, &x))
+            .and_then(|t| t.squeeze(0))
+            .and_then(|t| t.to_vec1())
+            .expect("reference forward")
+    })
+}
+
 fn reference(path: &Path, arch: &str) -> Reference {
     let mut file = std::fs::File::open(path).expect("opens");
     let mut content = gguf_file::Content::read(&mut file).expect("reads header");
-    let dev = Device::Cpu;
-    let input = |ids: &[u32]| Tensor::new(ids, &Device::Cpu).and_then(|t| t.unsqueeze(0));
-    let out = |t: candle_core::Result<Tensor>| -> Vec<f32> {
-        t.and_then(|t| t.squeeze(0))
-            .and_then(|t| t.to_vec1())
-            .expect("reference forward")
-    };
+    // As the engine does for Qwen3: f32 rotary tables (see qwen3_gguf::build); the other
+    // families do not read the key.
+    content
+        .metadata
+        .insert("general.dtype".to_string(), gguf_file::Value::U32(0));
+    let (f, dev) = (&mut file, Device::Cpu);
+    let loaded = "candle loads the file";
     match arch {
-        "qwen2" => {
-            let mut m = quantized_qwen2::ModelWeights::from_gguf(content, &mut file, &dev)
-                .expect("candle loads qwen2");
-            Box::new(move |ids| {
+        "qwen2" => uncached(
+            quantized_qwen2::ModelWeights::from_gguf(content, f, &dev).expect(loaded),
+            |m, x| {
                 m.clear_kv_cache();
-                out(input(ids).and_then(|x| m.forward(&x, 0)))
-            })
-        }
-        "qwen3" => {
-            // As the engine does: f32 rotary tables (see qwen3_gguf::load).
-            content
-                .metadata
-                .insert("general.dtype".to_string(), gguf_file::Value::U32(0));
-            let mut m = quantized_qwen3::ModelWeights::from_gguf(content, &mut file, &dev)
-                .expect("candle loads qwen3");
-            Box::new(move |ids| {
+                m.forward(x, 0)
+            },
+        ),
+        "qwen3" => uncached(
+            quantized_qwen3::ModelWeights::from_gguf(content, f, &dev).expect(loaded),
+            |m, x| {
                 m.clear_kv_cache();
-                out(input(ids).and_then(|x| m.forward(&x, 0)))
-            })
-        }
+                m.forward(x, 0)
+            },
+        ),
         // Phi-3 and Gemma 3 drop their cache when fed position 0.
-        "phi3" => {
-            let mut m = quantized_phi3::ModelWeights::from_gguf(false, content, &mut file, &dev)
-                .expect("candle loads phi3");
-            Box::new(move |ids| out(input(ids).and_then(|x| m.forward(&x, 0))))
-        }
-        "gemma3" => {
-            let mut m = quantized_gemma3::ModelWeights::from_gguf(content, &mut file, &dev)
-                .expect("candle loads gemma3");
-            Box::new(move |ids| out(input(ids).and_then(|x| m.forward(&x, 0))))
-        }
+        "phi3" => uncached(
+            quantized_phi3::ModelWeights::from_gguf(false, content, f, &dev).expect(loaded),
+            |m, x| m.forward(x, 0),
+        ),
+        "gemma3" => uncached(
+            quantized_gemma3::ModelWeights::from_gguf(content, f, &dev).expect(loaded),
+            |m, x| m.forward(x, 0),
+        ),
         other => panic!("no reference for {other}"),
     }
 }

@@ -9,6 +9,9 @@ pub mod qwen2_gguf;
 pub mod qwen3_gguf;
 
 use candle_core::quantized::gguf_file;
+use candle_transformers::models::{quantized_gemma3, quantized_llama, quantized_qwen2};
+
+use quantized::{ContextRule, GgufLm, QuantizedWeights};
 
 use crate::error::LoadError;
 use crate::gguf_meta::GgufMeta;
@@ -41,17 +44,53 @@ pub fn load_gguf_model(
     reader: &mut std::fs::File,
 ) -> Result<Box<dyn CausalLm>, LoadError> {
     let architecture = meta.str("general.architecture")?;
+    let source = GgufSource {
+        meta,
+        content,
+        reader,
+    };
     match architecture {
-        "llama" => Ok(Box::new(llama_gguf::load(meta, content, reader)?)),
-        "qwen2" => Ok(Box::new(qwen2_gguf::load(meta, content, reader)?)),
-        "qwen3" => Ok(Box::new(qwen3_gguf::load(meta, content, reader)?)),
-        "phi3" => Ok(Box::new(phi3_gguf::load(meta, content, reader)?)),
-        "gemma3" => Ok(Box::new(gemma3_gguf::load(meta, content, reader)?)),
+        "llama" => source.load(
+            llama_gguf::CONTEXT,
+            quantized_llama::ModelWeights::from_gguf,
+        ),
+        "qwen2" => source.load(
+            qwen2_gguf::CONTEXT,
+            quantized_qwen2::ModelWeights::from_gguf,
+        ),
+        "qwen3" => source.load(qwen3_gguf::CONTEXT, qwen3_gguf::build),
+        "phi3" => source.load(phi3_gguf::CONTEXT, phi3_gguf::build),
+        "gemma3" => source.load(
+            gemma3_gguf::CONTEXT,
+            quantized_gemma3::ModelWeights::from_gguf,
+        ),
         other => Err(LoadError::UnsupportedArchitecture {
             path: meta.path().to_path_buf(),
             architecture: other.to_string(),
             supported: SUPPORTED_GGUF_ARCHITECTURES.join(", "),
         }),
+    }
+}
+
+/// An open GGUF file waiting for its family's loader.
+struct GgufSource<'a, 'm> {
+    meta: &'a GgufMeta<'m>,
+    content: gguf_file::Content,
+    reader: &'a mut std::fs::File,
+}
+
+impl GgufSource<'_, '_> {
+    fn load<W: QuantizedWeights + 'static>(
+        self,
+        rule: ContextRule,
+        build: impl FnOnce(
+            gguf_file::Content,
+            &mut std::fs::File,
+            &candle_core::Device,
+        ) -> candle_core::Result<W>,
+    ) -> Result<Box<dyn CausalLm>, LoadError> {
+        let model = GgufLm::load(self.meta, self.content, self.reader, rule, build)?;
+        Ok(Box::new(model))
     }
 }
 

@@ -37,6 +37,28 @@ pub struct ContextRule {
 }
 
 impl ContextRule {
+    /// The context is `key`, which candle's loader needs; no other cap.
+    pub const fn required(key: &'static str) -> Self {
+        Self {
+            key,
+            required: true,
+            backend_max: None,
+            cap_key: None,
+            single_pass_prefill: false,
+        }
+    }
+
+    /// The context is `key` capped at `backend_max` (`backend_max` when the key is absent).
+    pub const fn capped(key: &'static str, backend_max: usize) -> Self {
+        Self {
+            key,
+            required: false,
+            backend_max: Some(backend_max),
+            cap_key: None,
+            single_pass_prefill: false,
+        }
+    }
+
     /// The usable context length for the file described by `meta`: the declared length capped
     /// at `backend_max`; `backend_max` when the key is absent and optional.
     pub fn resolve(&self, meta: &GgufMeta<'_>) -> Result<usize, LoadError> {
@@ -132,3 +154,32 @@ impl<W: QuantizedWeights> CausalLm for GgufLm<W> {
         self.prefill_chunk
     }
 }
+
+/// Implements [`QuantizedWeights`] for a candle `ModelWeights` type from its inherent
+/// `forward`, and its inherent `clear_kv_cache` (`clear`) or nothing (`resets_at_position_0`:
+/// the model drops its cache when fed position 0, which is how the engine starts a sequence).
+macro_rules! impl_quantized_weights {
+    ($weights:ty, clear) => {
+        impl_quantized_weights!(@impl $weights, |w| <$weights>::clear_kv_cache(w));
+    };
+    ($weights:ty, resets_at_position_0) => {
+        impl_quantized_weights!(@impl $weights, |_w| ());
+    };
+    (@impl $weights:ty, |$w:ident| $clear:expr) => {
+        impl $crate::models::quantized::QuantizedWeights for $weights {
+            fn forward(
+                &mut self,
+                input: &candle_core::Tensor,
+                position: usize,
+            ) -> candle_core::Result<candle_core::Tensor> {
+                <$weights>::forward(self, input, position)
+            }
+
+            fn clear_kv_cache(&mut self) {
+                let $w = self;
+                $clear
+            }
+        }
+    };
+}
+pub(crate) use impl_quantized_weights;
