@@ -37,7 +37,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let t = std::time::Instant::now();
-    let mut engine = Engine::load_gguf(&model, &LoadOptions { threads })?;
+    let mut engine = Engine::load_gguf(
+        &model,
+        &LoadOptions {
+            threads,
+            ..LoadOptions::default()
+        },
+    )?;
     eprintln!(
         "loaded {} in {:.2?} ({} threads)",
         engine.model_name(),

@@ -106,6 +106,18 @@ pub enum LoadError {
         /// The value fixed earlier.
         in_force: usize,
     },
+    /// The requested GPU is not compiled in or cannot be opened.
+    #[error(
+        "cannot run the model on {device:?}: {reason}\n  fix: build with `--features cuda` (needs \
+         the CUDA toolkit) or `--features metal` (macOS) for that GPU, or load on the CPU \
+         (`DeviceChoice::Cpu`, the default)"
+    )]
+    DeviceUnavailable {
+        /// The device asked for.
+        device: crate::engine::DeviceChoice,
+        /// Why it cannot be used.
+        reason: String,
+    },
     /// `threads` was zero.
     #[error("threads = 0 is invalid\n  fix: pass at least 1, or None for one per physical core")]
     ZeroThreads,

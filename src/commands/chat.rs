@@ -86,6 +86,7 @@ pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let spinner = spinner(&format!("loading {}", model.display()), args.json);
     let options = LoadOptions {
         threads: args.threads,
+        ..LoadOptions::default()
     };
     let guard = palisade::build_guard(policy)?;
     let telemetry = read_telemetry_config(args.telemetry.as_deref())?;

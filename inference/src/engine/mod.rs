@@ -1,6 +1,9 @@
 //! The engine: a loaded model with its tokenizer and chat template.
 
+mod device;
 mod safetensors;
+
+pub use device::DeviceChoice;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -37,6 +40,8 @@ pub struct LoadOptions {
     /// `RAYON_NUM_THREADS` or candle's default (one per physical core). Process-wide and
     /// fixed by the first load: see [`crate::threads`].
     pub threads: Option<usize>,
+    /// Where the model runs (default: the CPU).
+    pub device: DeviceChoice,
 }
 
 /// A loaded model, its tokenizer and chat template. Generation borrows it mutably (the KV
@@ -100,7 +105,8 @@ impl Engine {
         })?;
         let stop_tokens = stop_tokens(&tokenizer, &specials, family);
 
-        let model = load_gguf_model(&meta, content, &mut file)?;
+        let device = opts.device.open()?;
+        let model = load_gguf_model(&meta, content, &mut file, &device)?;
         let context_length = model.context_length();
         Ok(Engine {
             model,

@@ -75,7 +75,8 @@ impl Engine {
             };
         let bos_text = token_string(tokenizer_config.get("bos_token"));
         let eos_text = token_string(tokenizer_config.get("eos_token"));
-        let model = SafetensorsLlama::load(dir)?;
+        let device = opts.device.open()?;
+        let model = SafetensorsLlama::load(dir, &device)?;
         let config_eos = model.eos_token_ids();
         let specials = SpecialIds {
             bos: model

@@ -5,7 +5,7 @@ use candle_transformers::models::quantized_gemma3::{MAX_SEQ_LEN, ModelWeights};
 
 use super::quantized::{ContextRule, GgufLm, impl_quantized_weights};
 
-/// A quantized Gemma-3-architecture model on the CPU.
+/// A quantized Gemma-3-architecture model.
 pub type QuantizedGemma3 = GgufLm<ModelWeights>;
 
 /// Context length: `gemma3.context_length` (131072 when absent), capped at candle's rotary

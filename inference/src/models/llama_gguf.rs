@@ -5,7 +5,7 @@ use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
 
 use super::quantized::{ContextRule, GgufLm, impl_quantized_weights};
 
-/// A quantized Llama-architecture model on the CPU.
+/// A quantized Llama-architecture model.
 pub type QuantizedLlama = GgufLm<ModelWeights>;
 
 /// Context length: `llama.context_length`, capped at candle's rotary table size

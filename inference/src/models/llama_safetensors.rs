@@ -1,5 +1,5 @@
 //! Llama-family models in Hugging Face layout (`config.json` + `*.safetensors`), through
-//! `candle_transformers::models::llama`, in f32 on the CPU.
+//! `candle_transformers::models::llama`, in f32.
 //!
 //! The weights are read into memory with candle's safe loader (no mmap, so no `unsafe`).
 //! Every tensor name and shape is checked before candle builds the model, because
@@ -131,10 +131,10 @@ fn check_tensors(
 }
 
 impl SafetensorsLlama {
-    /// Loads the checkpoint in `dir`.
-    pub fn load(dir: &Path) -> Result<Self, LoadError> {
+    /// Loads the checkpoint in `dir` onto `device`.
+    pub fn load(dir: &Path, device: &Device) -> Result<Self, LoadError> {
         let config = read_config(dir)?.into_config(false);
-        let device = Device::Cpu;
+        let device = device.clone();
         let mut tensors = HashMap::new();
         for file in weight_files(dir)? {
             let part = candle_core::safetensors::load(&file, &device)

@@ -37,17 +37,19 @@ pub trait CausalLm: Send {
 /// GGUF architectures (`general.architecture`) this crate can run.
 pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] = &["llama", "qwen2", "qwen3", "phi3", "gemma3"];
 
-/// Builds the model for a GGUF file whose header and metadata are in `content`.
+/// Builds the model for a GGUF file whose header and metadata are in `content`, on `device`.
 pub fn load_gguf_model(
     meta: &GgufMeta<'_>,
     content: gguf_file::Content,
     reader: &mut std::fs::File,
+    device: &candle_core::Device,
 ) -> Result<Box<dyn CausalLm>, LoadError> {
     let architecture = meta.str("general.architecture")?;
     let source = GgufSource {
         meta,
         content,
         reader,
+        device,
     };
     match architecture {
         "llama" => source.load(
@@ -77,6 +79,7 @@ struct GgufSource<'a, 'm> {
     meta: &'a GgufMeta<'m>,
     content: gguf_file::Content,
     reader: &'a mut std::fs::File,
+    device: &'a candle_core::Device,
 }
 
 impl GgufSource<'_, '_> {
@@ -89,7 +92,14 @@ impl GgufSource<'_, '_> {
             &candle_core::Device,
         ) -> candle_core::Result<W>,
     ) -> Result<Box<dyn CausalLm>, LoadError> {
-        let model = GgufLm::load(self.meta, self.content, self.reader, rule, build)?;
+        let model = GgufLm::load(
+            self.meta,
+            self.content,
+            self.reader,
+            self.device,
+            rule,
+            build,
+        )?;
         Ok(Box::new(model))
     }
 }

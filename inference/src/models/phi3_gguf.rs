@@ -7,7 +7,7 @@ use candle_transformers::models::quantized_phi3::ModelWeights;
 
 use super::quantized::{ContextRule, GgufLm, impl_quantized_weights};
 
-/// A quantized Phi-3-architecture model on the CPU.
+/// A quantized Phi-3-architecture model.
 pub type QuantizedPhi3 = GgufLm<ModelWeights>;
 
 /// Context length: `phi3.context_length` (required: candle sizes its rotary table and KV
@@ -17,7 +17,7 @@ pub const CONTEXT: ContextRule = ContextRule::required("phi3.context_length");
 
 impl_quantized_weights!(ModelWeights, resets_at_position_0);
 
-/// Builds the weights (without flash attention: CPU only).
+/// Builds the weights (without flash attention, which needs the `flash-attn` build).
 pub fn build(
     content: gguf_file::Content,
     reader: &mut std::fs::File,

@@ -98,7 +98,7 @@ impl ContextRule {
     }
 }
 
-/// A quantized GGUF model of any family on the CPU.
+/// A quantized GGUF model of any family, on the CPU or a GPU.
 pub struct GgufLm<W> {
     weights: W,
     device: Device,
@@ -108,16 +108,18 @@ pub struct GgufLm<W> {
 
 impl<W: QuantizedWeights> GgufLm<W> {
     /// Resolves the context length with `rule` (before reading any tensor, so a bad header
-    /// fails fast), then reads the weights described by `content` from `reader` with `build`.
+    /// fails fast), then reads the weights described by `content` from `reader` onto `device`
+    /// with `build`.
     pub fn load(
         meta: &GgufMeta<'_>,
         content: gguf_file::Content,
         reader: &mut std::fs::File,
+        device: &Device,
         rule: ContextRule,
         build: impl FnOnce(gguf_file::Content, &mut std::fs::File, &Device) -> candle_core::Result<W>,
     ) -> Result<Self, LoadError> {
         let context_length = rule.resolve(meta)?;
-        let device = Device::Cpu;
+        let device = device.clone();
         let weights = build(content, reader, &device).map_err(|e| weights_error(meta, &e))?;
         let prefill_chunk = if rule.single_pass_prefill {
             context_length

@@ -5,7 +5,7 @@ use candle_transformers::models::quantized_qwen2::ModelWeights;
 
 use super::quantized::{ContextRule, GgufLm, impl_quantized_weights};
 
-/// A quantized Qwen2-architecture model on the CPU.
+/// A quantized Qwen2-architecture model.
 pub type QuantizedQwen2 = GgufLm<ModelWeights>;
 
 /// Context length: `qwen2.context_length` (required: candle sizes its rotary table from it).

@@ -7,7 +7,7 @@ use candle_transformers::models::quantized_qwen3::ModelWeights;
 
 use super::quantized::{ContextRule, GgufLm, impl_quantized_weights};
 
-/// A quantized Qwen3-architecture model on the CPU.
+/// A quantized Qwen3-architecture model.
 pub type QuantizedQwen3 = GgufLm<ModelWeights>;
 
 /// Context length: `qwen3.context_length` (required: candle sizes its rotary table from it).
@@ -19,7 +19,7 @@ impl_quantized_weights!(ModelWeights, clear);
 ///
 /// candle builds its rotary tables in the dtype named by the non-standard `general.dtype` key,
 /// F16 when absent (as in every llama.cpp export), which rounds positions above 2048. The
-/// engine computes in f32 on the CPU, so the key is set to F32 (0) before loading.
+/// engine computes in f32, so the key is set to F32 (0) before loading.
 pub fn build(
     mut content: gguf_file::Content,
     reader: &mut std::fs::File,
