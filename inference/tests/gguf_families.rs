@@ -12,7 +12,7 @@ use candle_core::{Device, Tensor};
 use candle_transformers::models::{
     quantized_gemma3, quantized_phi3, quantized_qwen2, quantized_qwen3,
 };
-use common::tiny::{TinyGguf, byte_tokenizer};
+use common::tiny::{TinyGguf, byte_tokenizer, greedy};
 use palisade_inference::{
     ChatMessage, Engine, FinishReason, GenerateError, GenerationParams, LoadError, LoadOptions,
 };
@@ -253,19 +253,6 @@ fn reference(path: &Path, arch: &str) -> Reference {
     }
 }
 
-fn reference_greedy(reference: &mut Reference, prompt: &[u32], n: usize, eos: u32) -> Vec<u32> {
-    let mut ids = prompt.to_vec();
-    for _ in 0..n {
-        let logits = reference(&ids);
-        let next = palisade_inference::sampling::argmax(&logits).expect("argmax");
-        ids.push(next);
-        if next == eos {
-            break;
-        }
-    }
-    ids[prompt.len()..].to_vec()
-}
-
 fn generates_like_candle(family: &Family) {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_model(dir.path(), family);
@@ -288,7 +275,7 @@ fn generates_like_candle(family: &Family) {
     );
 
     let mut reference = reference(&path, family.arch);
-    let expected = reference_greedy(&mut reference, &ids, 12, family.eos);
+    let expected = greedy(&mut reference, &ids, 12, family.eos);
     let params = GenerationParams {
         seed: 7,
         ..GenerationParams::greedy(12)
@@ -354,10 +341,7 @@ fn generates_like_candle(family: &Family) {
         Some(FinishReason::Length | FinishReason::Stop)
     ));
     drop(stream);
-    assert_eq!(
-        last,
-        reference_greedy(&mut reference, &fits_ids, 1, family.eos)
-    );
+    assert_eq!(last, greedy(&mut reference, &fits_ids, 1, family.eos));
 }
 
 /// Whether the engine prepends a BOS token to prompts.

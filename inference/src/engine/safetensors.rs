@@ -5,10 +5,14 @@ use std::path::Path;
 use tokenizers::Tokenizer;
 
 use super::{Engine, LoadOptions, stop_tokens};
-use crate::chat::{ChatTemplate, detect_family};
+use crate::chat::{ChatTemplate, detect_family_for};
 use crate::error::LoadError;
 use crate::models::CausalLm;
+use crate::models::hf_checkpoint::{
+    SUPPORTED_SAFETENSORS_ARCHITECTURES, config_token_ids, model_type, read_config_json,
+};
 use crate::models::llama_safetensors::{SafetensorsLlama, read_config};
+use crate::models::qwen2_safetensors::SafetensorsQwen2;
 use crate::threads;
 use crate::tokenizer::{SpecialIds, TokenizerSource};
 
@@ -43,14 +47,26 @@ fn chat_template_source(config: &serde_json::Value) -> Option<String> {
 }
 
 impl Engine {
-    /// Loads a Llama-architecture Hugging Face checkpoint directory: `config.json`,
+    /// Loads a Hugging Face checkpoint directory of a supported family (`model_type` `llama`
+    /// or `qwen2` in `config.json`, else from `architectures`): `config.json`,
     /// `model.safetensors` (or shards with `model.safetensors.index.json`), `tokenizer.json`,
     /// and optionally `tokenizer_config.json` (chat template, BOS/EOS strings,
     /// `add_bos_token`). Weights are converted to f32.
     pub fn load_safetensors(dir: &Path, opts: &LoadOptions) -> Result<Engine, LoadError> {
         let threads = threads::configure(opts.threads)?;
-        // Fail early (before reading weights) on a missing or invalid config.json.
-        read_config(dir)?;
+        // Fail early (before reading weights) on a missing, invalid or unsupported config.json.
+        let config = read_config_json(dir)?;
+        let architecture = model_type(&config);
+        if !SUPPORTED_SAFETENSORS_ARCHITECTURES.contains(&architecture.as_str()) {
+            return Err(LoadError::UnsupportedArchitecture {
+                path: dir.join("config.json"),
+                architecture,
+                supported: SUPPORTED_SAFETENSORS_ARCHITECTURES.join(", "),
+            });
+        }
+        if architecture == "llama" {
+            read_config(dir)?;
+        }
         let tokenizer_path = dir.join("tokenizer.json");
         if !tokenizer_path.is_file() {
             return Err(LoadError::ModelNotFound {
@@ -76,11 +92,15 @@ impl Engine {
         let bos_text = token_string(tokenizer_config.get("bos_token"));
         let eos_text = token_string(tokenizer_config.get("eos_token"));
         let device = opts.device.open()?;
-        let model = SafetensorsLlama::load(dir, &device)?;
-        let config_eos = model.eos_token_ids();
+        let model: Box<dyn CausalLm> = match architecture.as_str() {
+            "qwen2" => Box::new(SafetensorsQwen2::load(dir, &device)?),
+            _ => Box::new(SafetensorsLlama::load(dir, &device)?),
+        };
+        let config_eos = config_token_ids(&config, "eos_token_id");
         let specials = SpecialIds {
-            bos: model
-                .bos_token_id()
+            bos: config_token_ids(&config, "bos_token_id")
+                .first()
+                .copied()
                 .or_else(|| bos_text.as_deref().and_then(|t| tokenizer.token_to_id(t))),
             eos: config_eos
                 .first()
@@ -99,7 +119,7 @@ impl Engine {
         let eos = eos_text
             .or_else(|| token_text(specials.eos))
             .unwrap_or_default();
-        let family = detect_family(&tokenizer);
+        let family = detect_family_for(&tokenizer, &architecture);
         let template = match chat_template_source(&tokenizer_config) {
             Some(source) => ChatTemplate::new(&source, true, bos, eos),
             None => ChatTemplate::fallback(family, bos, eos),
@@ -120,7 +140,7 @@ impl Engine {
             .unwrap_or_else(|| "model".to_string());
         let context_length = model.context_length();
         Ok(Engine {
-            model: Box::new(model),
+            model,
             tokenizer,
             stop_tokens: stop,
             context_length,

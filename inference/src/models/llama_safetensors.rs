@@ -6,13 +6,14 @@
 //! `Llama::load` panics (unwraps) on a missing layer tensor.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use candle_transformers::models::llama::{Cache, Config, Llama, LlamaConfig, LlamaEosToks};
 
 use super::CausalLm;
+use super::hf_checkpoint::{load_tensors, read_config_text, weights_error};
 use crate::error::LoadError;
 
 /// A Llama-architecture model loaded from safetensors.
@@ -23,56 +24,10 @@ pub struct SafetensorsLlama {
     device: Device,
 }
 
-fn weights_error(path: &Path, reason: impl Into<String>) -> LoadError {
-    LoadError::Weights {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-        fix: "the directory must hold a Hugging Face Llama checkpoint: config.json and \
-              model.safetensors (or shards listed in model.safetensors.index.json)"
-            .to_string(),
-    }
-}
-
-/// Reads and parses `dir/config.json`.
+/// Reads and parses `dir/config.json` as a Llama config.
 pub fn read_config(dir: &Path) -> Result<LlamaConfig, LoadError> {
-    let path = dir.join("config.json");
-    let text = std::fs::read_to_string(&path).map_err(|source| {
-        if source.kind() == std::io::ErrorKind::NotFound {
-            LoadError::ModelNotFound { path: path.clone() }
-        } else {
-            LoadError::Io {
-                path: path.clone(),
-                source,
-            }
-        }
-    })?;
+    let (path, text) = read_config_text(dir)?;
     serde_json::from_str(&text).map_err(|e| weights_error(&path, format!("config.json: {e}")))
-}
-
-/// The safetensors files of the checkpoint in `dir` (one file, or the shards of an index).
-pub fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let single = dir.join("model.safetensors");
-    if single.is_file() {
-        return Ok(vec![single]);
-    }
-    let index = dir.join("model.safetensors.index.json");
-    let text = std::fs::read_to_string(&index).map_err(|_| LoadError::ModelNotFound {
-        path: single.clone(),
-    })?;
-    let json: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| weights_error(&index, format!("index: {e}")))?;
-    let map = json
-        .get("weight_map")
-        .and_then(|m| m.as_object())
-        .ok_or_else(|| weights_error(&index, "index has no `weight_map` object"))?;
-    let mut files: Vec<PathBuf> = map
-        .values()
-        .filter_map(|v| v.as_str())
-        .map(|f| dir.join(f))
-        .collect();
-    files.sort();
-    files.dedup();
-    Ok(files)
 }
 
 /// Checks every tensor `Llama::load` will ask for exists with the expected shape.
@@ -135,12 +90,7 @@ impl SafetensorsLlama {
     pub fn load(dir: &Path, device: &Device) -> Result<Self, LoadError> {
         let config = read_config(dir)?.into_config(false);
         let device = device.clone();
-        let mut tensors = HashMap::new();
-        for file in weight_files(dir)? {
-            let part = candle_core::safetensors::load(&file, &device)
-                .map_err(|e| weights_error(&file, e.to_string()))?;
-            tensors.extend(part);
-        }
+        let tensors = load_tensors(dir, &device)?;
         check_tensors(dir, &config, &tensors)?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &device);
         let model = Llama::load(vb, &config).map_err(|e| weights_error(dir, e.to_string()))?;

@@ -1,11 +1,13 @@
 //! Model families behind one interface. One family (and file format) per file.
 
 pub mod gemma3_gguf;
+pub mod hf_checkpoint;
 pub mod llama_gguf;
 pub mod llama_safetensors;
 pub mod phi3_gguf;
 pub mod quantized;
 pub mod qwen2_gguf;
+pub mod qwen2_safetensors;
 pub mod qwen3_gguf;
 
 use candle_core::quantized::gguf_file;

@@ -136,3 +136,22 @@ impl TinyGguf {
         gguf_file::write(&mut file, &metadata, &tensors).expect("writes the GGUF");
     }
 }
+
+/// Greedy decoding where `logits(ids)` computes the next-token logits of the whole sequence
+/// from scratch (no KV cache); stops after `n` tokens or at `eos`. Returns the new tokens.
+pub fn greedy(
+    logits: &mut dyn FnMut(&[u32]) -> Vec<f32>,
+    prompt: &[u32],
+    n: usize,
+    eos: u32,
+) -> Vec<u32> {
+    let mut ids = prompt.to_vec();
+    for _ in 0..n {
+        let next = palisade_inference::sampling::argmax(&logits(&ids)).expect("argmax");
+        ids.push(next);
+        if next == eos {
+            break;
+        }
+    }
+    ids[prompt.len()..].to_vec()
+}
