@@ -10,9 +10,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::qwen2::{Config, ModelForCausalLM};
 use common::tiny::{byte_tokenizer, greedy};
-use palisade_inference::{
-    ChatMessage, Engine, GenerateError, GenerationParams, LoadError, LoadOptions,
-};
+use palisade_inference::{Engine, GenerateError, GenerationParams, LoadError, LoadOptions};
 
 const CONFIG: &str = r#"{
   "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"],
@@ -46,14 +44,7 @@ fn saved_tiny_qwen2_generates_like_the_in_memory_model() {
     assert_eq!(engine.context_length(), 64, "capped at the sliding window");
     assert!(!engine.chat_template().is_from_model());
     assert!(engine.stop_token_ids().contains(&257));
-    let prompt = engine
-        .render_chat(&[ChatMessage::user("hi there")], true)
-        .expect("renders");
-    assert_eq!(
-        prompt,
-        "<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n"
-    );
-    let ids = engine.encode_prompt(&prompt).expect("tokenizes");
+    let (prompt, ids) = common::tiny::chatml_hi_there(&engine);
 
     let mut logits = |ids: &[u32]| -> Vec<f32> {
         reference.clear_kv_cache();

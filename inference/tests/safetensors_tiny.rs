@@ -11,7 +11,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::llama::{Cache, Llama, LlamaConfig};
 use palisade_inference::{
-    ChatMessage, Engine, FinishReason, GenerateError, GenerationParams, LoadError, LoadOptions,
+    Engine, FinishReason, GenerateError, GenerationParams, LoadError, LoadOptions,
 };
 
 const CONFIG: &str = r#"{
@@ -79,14 +79,7 @@ fn saved_tiny_llama_generates_like_the_in_memory_model() {
     assert_eq!(engine.context_length(), 96);
     assert!(engine.chat_template().is_from_model());
     assert!(engine.stop_token_ids().contains(&257));
-    let prompt = engine
-        .render_chat(&[ChatMessage::user("hi there")], true)
-        .expect("renders");
-    assert_eq!(
-        prompt,
-        "<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n"
-    );
-    let ids = engine.encode_prompt(&prompt).expect("tokenizes");
+    let (prompt, ids) = common::tiny::chatml_hi_there(&engine);
     assert_eq!(
         ids.len(),
         1 + 5 + 8 + 1 + 1 + 1 + 10,

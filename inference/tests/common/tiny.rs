@@ -155,3 +155,17 @@ pub fn greedy(
     }
     ids[prompt.len()..].to_vec()
 }
+
+/// Renders one user message "hi there" with `engine`'s chat template, checks it is ChatML,
+/// and returns the prompt and its token ids.
+pub fn chatml_hi_there(engine: &palisade_inference::Engine) -> (String, Vec<u32>) {
+    let prompt = engine
+        .render_chat(&[palisade_inference::ChatMessage::user("hi there")], true)
+        .expect("renders");
+    assert_eq!(
+        prompt,
+        "<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n"
+    );
+    let ids = engine.encode_prompt(&prompt).expect("tokenizes");
+    (prompt, ids)
+}
