@@ -188,7 +188,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
                 Some(path) => path.clone(),
                 None => AssetCache::from_env().require(&SMOLLM2_135M_INSTRUCT)?,
             };
-            let options = LoadOptions { threads: *threads };
+            let options = LoadOptions {
+                threads: *threads,
+                ..LoadOptions::default()
+            };
             let engine = tokio::task::spawn_blocking(move || Engine::load_gguf(&model, &options))
                 .await
                 .map_err(|_| StartError::Worker)??;
