@@ -2,6 +2,9 @@
 
 mod device;
 mod safetensors;
+mod score;
+
+pub use score::TokenScore;
 
 pub use device::DeviceChoice;
 
