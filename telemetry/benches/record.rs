@@ -47,6 +47,11 @@ fn record() -> RequestRecord {
         low_confidence_fraction: Some(0.1),
         repetition: Some(0.02),
         ungrounded_numbers: Some(0),
+        min_logprob: Some(-6.5),
+        longest_low_confidence_run: Some(2),
+        ungrounded_dates: Some(0),
+        ungrounded_entities: Some(1),
+        hallucination_risk: Some(0.25),
         stream_holdback_bytes: Some(17),
         detectors: vec![
             DetectorReport {

@@ -75,6 +75,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             low_confidence_fraction: (!blocked).then_some(0.05),
             repetition: (!blocked).then_some(0.0),
             ungrounded_numbers: (!blocked).then_some(0),
+            min_logprob: (!blocked).then_some(-5.0),
+            longest_low_confidence_run: (!blocked).then_some(1),
+            ungrounded_dates: (!blocked).then_some(0),
+            ungrounded_entities: (!blocked).then_some(0),
+            hallucination_risk: (!blocked).then_some(0.2),
             stream_holdback_bytes: (!blocked).then_some(12),
             detectors: vec![DetectorReport {
                 direction: Direction::Input,

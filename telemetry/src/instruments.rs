@@ -74,6 +74,11 @@ pub(crate) struct Exact {
     pub(crate) low_confidence: Histogram<f64>,
     pub(crate) repetition: Histogram<f64>,
     pub(crate) ungrounded_numbers: Histogram<u64>,
+    pub(crate) min_logprob: Histogram<f64>,
+    pub(crate) low_confidence_run: Histogram<u64>,
+    pub(crate) ungrounded_dates: Histogram<u64>,
+    pub(crate) ungrounded_entities: Histogram<u64>,
+    pub(crate) hallucination_risk: Histogram<f64>,
 }
 
 impl Exact {
@@ -96,6 +101,11 @@ impl Exact {
             low_confidence: f64_hist(meter, I::SignalLowConfidence),
             repetition: f64_hist(meter, I::SignalRepetition),
             ungrounded_numbers: u64_hist(meter, I::SignalUngroundedNumbers),
+            min_logprob: f64_hist(meter, I::SignalMinLogprob),
+            low_confidence_run: u64_hist(meter, I::SignalLowConfidenceRun),
+            ungrounded_dates: u64_hist(meter, I::SignalUngroundedDates),
+            ungrounded_entities: u64_hist(meter, I::SignalUngroundedEntities),
+            hallucination_risk: f64_hist(meter, I::HallucinationRisk),
         }
     }
 }

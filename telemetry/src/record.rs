@@ -134,6 +134,18 @@ pub struct RequestRecord {
     /// Numbers in the answer that appear nowhere in the prompt (counted by
     /// the caller; telemetry never sees the text).
     pub ungrounded_numbers: Option<u32>,
+    /// Smallest log-probability (nats) of a generated token.
+    pub min_logprob: Option<f32>,
+    /// Longest run of consecutive low-confidence tokens.
+    pub longest_low_confidence_run: Option<u32>,
+    /// Dates in the answer that appear nowhere in the prompt (counted by the
+    /// caller).
+    pub ungrounded_dates: Option<u32>,
+    /// Capitalised names in the answer that appear nowhere in the prompt
+    /// (counted by the caller).
+    pub ungrounded_entities: Option<u32>,
+    /// The calibrated hallucination risk in `0..=1`.
+    pub hallucination_risk: Option<f32>,
     /// Largest number of output bytes the streaming guard held back.
     pub stream_holdback_bytes: Option<u32>,
     /// Time and failures per guard detector.

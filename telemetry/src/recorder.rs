@@ -371,18 +371,45 @@ fn record_exact(exact: &Exact, series: &mut Series, ctx: &Ctx<'_>, s: &Sample) {
             s.low_confidence_fraction,
         ),
         (&exact.repetition, I::SignalRepetition, s.repetition),
+        (&exact.min_logprob, I::SignalMinLogprob, s.min_logprob),
+        (
+            &exact.hallucination_risk,
+            I::HallucinationRisk,
+            s.hallucination_risk,
+        ),
     ];
     for (h, id, value) in signals {
         if let Some(v) = value {
             hist.measure(h, ctx.key(id, 0, 0, 0), f64::from(v), || ctx.base());
         }
     }
-    if let Some(n) = s.ungrounded_numbers {
-        series.u64_histograms.measure(
+    let counts = [
+        (
             &exact.ungrounded_numbers,
-            ctx.key(I::SignalUngroundedNumbers, 0, 0, 0),
-            u64::from(n),
-            || ctx.base(),
-        );
+            I::SignalUngroundedNumbers,
+            s.ungrounded_numbers,
+        ),
+        (
+            &exact.low_confidence_run,
+            I::SignalLowConfidenceRun,
+            s.longest_low_confidence_run,
+        ),
+        (
+            &exact.ungrounded_dates,
+            I::SignalUngroundedDates,
+            s.ungrounded_dates,
+        ),
+        (
+            &exact.ungrounded_entities,
+            I::SignalUngroundedEntities,
+            s.ungrounded_entities,
+        ),
+    ];
+    for (h, id, value) in counts {
+        if let Some(n) = value {
+            series
+                .u64_histograms
+                .measure(h, ctx.key(id, 0, 0, 0), u64::from(n), || ctx.base());
+        }
     }
 }

@@ -112,6 +112,11 @@ metric_ids!(
     SignalLowConfidence,
     SignalRepetition,
     SignalUngroundedNumbers,
+    SignalMinLogprob,
+    SignalLowConfidenceRun,
+    SignalUngroundedDates,
+    SignalUngroundedEntities,
+    HallucinationRisk,
     DeviceCount,
     DpReports,
     DpRefused,
@@ -167,6 +172,15 @@ pub const ENTROPY_BUCKETS: &[f64] = &[
 ];
 /// Buckets for fractions and scores in `0..=1`.
 pub const FRACTION_BUCKETS: &[f64] = &[0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0];
+/// Minimum token log-probability buckets (nats): the least likely token of an
+/// answer is often far below the mean.
+pub const MIN_LOGPROB_BUCKETS: &[f64] = &[
+    -20.0, -15.0, -12.0, -10.0, -8.0, -6.0, -4.0, -3.0, -2.0, -1.0, -0.5, 0.0,
+];
+/// Buckets for the hallucination risk score in `0..=1`.
+pub const RISK_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0,
+];
 /// Buckets for small counts.
 pub const COUNT_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0];
 
@@ -311,6 +325,21 @@ pub const REGISTRY: &[MetricSpec] = &[
     m(I::SignalUngroundedNumbers, "palisade.signal.ungrounded_numbers", Histogram, "{number}",
       COUNT_BUCKETS, BASE, Exact, 64,
       "Numbers in the answer that appear nowhere in the prompt."),
+    m(I::SignalMinLogprob, "palisade.signal.min_logprob", Histogram, "1",
+      MIN_LOGPROB_BUCKETS, BASE, Exact, 64,
+      "Smallest log-probability (nats) of a generated token."),
+    m(I::SignalLowConfidenceRun, "palisade.signal.low_confidence_run", Histogram, "{token}",
+      COUNT_BUCKETS, BASE, Exact, 64,
+      "Longest run of consecutive low-confidence tokens in the answer."),
+    m(I::SignalUngroundedDates, "palisade.signal.ungrounded_dates", Histogram, "{date}",
+      COUNT_BUCKETS, BASE, Exact, 64,
+      "Dates in the answer that appear nowhere in the prompt."),
+    m(I::SignalUngroundedEntities, "palisade.signal.ungrounded_entities", Histogram, "{entity}",
+      COUNT_BUCKETS, BASE, Exact, 64,
+      "Capitalised names in the answer that appear nowhere in the prompt."),
+    m(I::HallucinationRisk, "palisade.hallucination.risk", Histogram, "1",
+      RISK_BUCKETS, BASE, Exact, 64,
+      "Calibrated probability (0 to 1) that the answer is hallucinated, from the signals above."),
     m(I::DeviceCount, "palisade.privacy.devices", Gauge, "{device}",
       &[], BASE, Grouped, 16,
       "1 per device and attribute set: summed by the fleet to hide groups of fewer than k devices."),

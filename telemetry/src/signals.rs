@@ -11,13 +11,16 @@ pub const REPETITION_NGRAM: usize = 3;
 
 /// Gathers per-token numbers during generation and summarizes them into the
 /// signal fields of a [`crate::RequestRecord`].
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub struct SignalAccumulator {
     tokens: usize,
     logprob_sum: f64,
     entropy_sum: f64,
     max_entropy: f32,
+    min_logprob: f32,
     low_confidence: usize,
+    low_confidence_run: usize,
+    longest_low_confidence_run: usize,
     ids: Vec<u32>,
 }
 
@@ -27,21 +30,41 @@ pub struct SignalAccumulator {
 pub struct SignalSummary {
     /// Mean log-probability (nats).
     pub mean_logprob: Option<f32>,
+    /// Smallest log-probability (nats) of a token: the least expected token.
+    pub min_logprob: Option<f32>,
     /// Mean entropy (nats).
     pub mean_entropy: Option<f32>,
     /// Largest entropy (nats).
     pub max_entropy: Option<f32>,
     /// Fraction of tokens below [`LOW_CONFIDENCE_PROBABILITY`].
     pub low_confidence_fraction: Option<f32>,
+    /// Longest run of consecutive low-confidence tokens.
+    pub longest_low_confidence_run: Option<u32>,
     /// Fraction of token trigrams that repeat an earlier trigram (`None` for
     /// answers shorter than one trigram).
     pub repetition: Option<f32>,
 }
 
+impl Default for SignalAccumulator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl SignalAccumulator {
     /// An empty accumulator.
     pub fn new() -> Self {
-        Self::default()
+        Self {
+            tokens: 0,
+            logprob_sum: 0.0,
+            entropy_sum: 0.0,
+            max_entropy: 0.0,
+            min_logprob: f32::INFINITY,
+            low_confidence: 0,
+            low_confidence_run: 0,
+            longest_low_confidence_run: 0,
+            ids: Vec::new(),
+        }
     }
 
     /// Adds one generated token: its id, its log-probability and the entropy
@@ -52,11 +75,19 @@ impl SignalAccumulator {
         self.ids.push(token_id);
         if logprob.is_finite() {
             self.logprob_sum += f64::from(logprob);
-            if logprob < LOW_CONFIDENCE_PROBABILITY.ln() {
-                self.low_confidence += 1;
-            }
-        } else if logprob == f32::NEG_INFINITY {
+        }
+        if !logprob.is_nan() {
+            self.min_logprob = self.min_logprob.min(logprob);
+        }
+        let low = logprob < LOW_CONFIDENCE_PROBABILITY.ln();
+        if low {
             self.low_confidence += 1;
+            self.low_confidence_run += 1;
+            self.longest_low_confidence_run = self
+                .longest_low_confidence_run
+                .max(self.low_confidence_run);
+        } else {
+            self.low_confidence_run = 0;
         }
         if entropy.is_finite() {
             self.entropy_sum += f64::from(entropy);
@@ -87,9 +118,13 @@ impl SignalAccumulator {
         });
         SignalSummary {
             mean_logprob: Some((self.logprob_sum / n) as f32),
+            min_logprob: (self.min_logprob != f32::INFINITY).then_some(self.min_logprob),
             mean_entropy: Some((self.entropy_sum / n) as f32),
             max_entropy: Some(self.max_entropy),
             low_confidence_fraction: Some((self.low_confidence as f64 / n) as f32),
+            longest_low_confidence_run: Some(
+                u32::try_from(self.longest_low_confidence_run).unwrap_or(u32::MAX),
+            ),
             repetition,
         }
     }
@@ -116,7 +151,22 @@ mod tests {
         assert!((s.mean_entropy.expect("some") - 1.0).abs() < 1e-6);
         assert_eq!(s.max_entropy, Some(2.5));
         assert_eq!(s.low_confidence_fraction, Some(0.5));
+        assert_eq!(s.min_logprob, Some(f32::NEG_INFINITY));
+        assert_eq!(s.longest_low_confidence_run, Some(1));
         assert_eq!(s.repetition, Some(0.0));
+    }
+
+    #[test]
+    fn tracks_the_least_likely_token_and_the_longest_unsure_run() {
+        let mut acc = SignalAccumulator::new();
+        for lp in [-0.1, -2.0, -2.5, -0.3, -4.0, -1.9, -3.0, -0.05] {
+            acc.observe(1, lp, 1.0);
+        }
+        let s = acc.summary();
+        assert_eq!(s.min_logprob, Some(-4.0));
+        // ln 0.2 = -1.609: -2.0 -2.5 | -4.0 -1.9 -3.0 -> longest run 3.
+        assert_eq!(s.longest_low_confidence_run, Some(3));
+        assert_eq!(s.low_confidence_fraction, Some(5.0 / 8.0));
     }
 
     #[test]

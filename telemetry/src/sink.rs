@@ -109,6 +109,11 @@ mod tests {
             low_confidence_fraction: None,
             repetition: None,
             ungrounded_numbers: None,
+            min_logprob: None,
+            longest_low_confidence_run: None,
+            ungrounded_dates: None,
+            ungrounded_entities: None,
+            hallucination_risk: None,
             stream_holdback_bytes: None,
             detectors: Vec::new(),
         }

@@ -187,6 +187,11 @@ fn grpc_export_carries_registry_names_units_buckets_and_attributes() {
         MetricId::SignalLowConfidence,
         MetricId::SignalRepetition,
         MetricId::SignalUngroundedNumbers,
+        MetricId::SignalMinLogprob,
+        MetricId::SignalLowConfidenceRun,
+        MetricId::SignalUngroundedDates,
+        MetricId::SignalUngroundedEntities,
+        MetricId::HallucinationRisk,
     ] {
         let m = latest(&metrics, name(id)).unwrap_or_else(|| panic!("{}", name(id)));
         assert_eq!(hist_total(m, any).0, 2, "{}", name(id));

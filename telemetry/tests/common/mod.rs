@@ -370,6 +370,11 @@ pub fn completed() -> RequestRecord {
         low_confidence_fraction: Some(0.1),
         repetition: Some(0.0),
         ungrounded_numbers: Some(1),
+        min_logprob: Some(-6.5),
+        longest_low_confidence_run: Some(2),
+        ungrounded_dates: Some(0),
+        ungrounded_entities: Some(1),
+        hallucination_risk: Some(0.25),
         stream_holdback_bytes: Some(17),
         detectors: vec![
             DetectorReport {
@@ -403,6 +408,11 @@ pub fn blocked() -> RequestRecord {
         low_confidence_fraction: None,
         repetition: None,
         ungrounded_numbers: None,
+        min_logprob: None,
+        longest_low_confidence_run: None,
+        ungrounded_dates: None,
+        ungrounded_entities: None,
+        hallucination_risk: None,
         stream_holdback_bytes: None,
         rule_hits: vec![RuleHit {
             direction: Direction::Input,
