@@ -117,6 +117,8 @@ impl Side {
                     });
                     Vec::new()
                 }
+                // Scored by the host on the final answer, not by a text scanner.
+                DetectorSpec::Hallucination => Vec::new(),
                 DetectorSpec::External { type_name, .. } => {
                     let factory = registry.get(type_name).ok_or_else(|| {
                         GuardBuildError::MissingDetector {

@@ -202,6 +202,7 @@ fn allowed_options(t: DetectorType) -> &'static [&'static str] {
         DetectorType::Injection => &["checks"],
         DetectorType::Length => &["max", "unit"],
         DetectorType::Toxicity => &["labels", "model", "on_error", "stream", "every_words"],
+        DetectorType::Hallucination => &[],
     }
 }
 
@@ -413,6 +414,29 @@ fn convert_rule(
                 max,
                 unit: w.unit.unwrap_or_default(),
             }
+        }
+        DetectorType::Hallucination => {
+            if direction != Direction::Output {
+                return Err(err(
+                    "`hallucination` rules judge the model's answer: move the rule to `output`"
+                        .into(),
+                ));
+            }
+            if w.action == Action::Redact {
+                return Err(err(
+                    "`hallucination` rules cannot redact; use block, warn or shadow".into(),
+                ));
+            }
+            match &w.threshold {
+                Some(t) if t.value > 0.0 => {}
+                _ => {
+                    return Err(err(
+                        "`hallucination` rules need a `threshold` above 0 (the risk, 0 to 1, at                          which the rule acts), e.g. `threshold: 0.8`"
+                            .into(),
+                    ));
+                }
+            }
+            DetectorSpec::Hallucination
         }
         DetectorType::Toxicity => {
             let (labels, thresholds) = match w.labels.clone() {

@@ -125,6 +125,9 @@ pub enum DetectorSpec {
         /// What is counted.
         unit: LengthUnit,
     },
+    /// The answer's hallucination risk, scored by the host on the final answer (no text
+    /// scanner); the rule's `threshold` is the risk at which it acts.
+    Hallucination,
     /// A detector implemented outside this crate and registered with the guard builder.
     External {
         /// The rule's `type:` (e.g. `toxicity`).
@@ -154,6 +157,7 @@ impl DetectorSpec {
             DetectorSpec::Secrets { .. } => "secrets",
             DetectorSpec::Injection { .. } => "injection",
             DetectorSpec::Length { .. } => "length",
+            DetectorSpec::Hallucination => "hallucination",
             DetectorSpec::External { type_name, .. } => type_name,
         }
     }
@@ -266,6 +270,13 @@ impl Policy {
             Direction::Input => &self.input,
             Direction::Output => &self.output,
         }
+    }
+
+    /// The enabled `hallucination` rules (output only), in policy order.
+    pub fn hallucination_rules(&self) -> impl Iterator<Item = &Rule> {
+        self.output
+            .iter()
+            .filter(|r| r.enabled && matches!(r.detector, DetectorSpec::Hallucination))
     }
 
     /// The inline test cases of the top-level file.

@@ -57,6 +57,10 @@ pub enum DetectorType {
     Length,
     /// A toxicity classifier registered by the host application.
     Toxicity,
+    /// Output only: the answer's hallucination risk (0 to 1, computed by the host from the
+    /// model's own token probabilities and grounding checks) reaches `threshold`. Evaluated once
+    /// on the final answer; `block` holds the answer back until then.
+    Hallucination,
 }
 
 impl DetectorType {
@@ -70,6 +74,7 @@ impl DetectorType {
             DetectorType::Injection => "injection",
             DetectorType::Length => "length",
             DetectorType::Toxicity => "toxicity",
+            DetectorType::Hallucination => "hallucination",
         }
     }
 }
