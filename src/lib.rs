@@ -23,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod assets;
+pub mod hallucination;
 pub mod observability;
 mod pipeline;
 pub mod server;

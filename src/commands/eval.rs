@@ -1,4 +1,5 @@
 //! `palisade eval toxicity FILE`: measure a toxicity model on a labelled JSONL set.
+//! `palisade eval hallucination`: see [`super::eval_hallucination`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +23,9 @@ pub enum EvalTarget {
     /// ROC-AUC and precision/recall of a toxicity classifier on a labelled JSONL file
     /// (`{"text": ..., "label": 0|1, "source": ...}` per line, e.g. testdata/toxicity/eval.jsonl).
     Toxicity(ToxicityEvalArgs),
+    /// AUROC of the hallucination signals and the combined risk score on HaluEval, scoring
+    /// each row's right and hallucinated answer by teacher forcing.
+    Hallucination(super::eval_hallucination::HallucinationEvalArgs),
 }
 
 /// Arguments of `palisade eval toxicity`.
@@ -72,7 +76,10 @@ fn parse_threshold(s: &str) -> Result<(String, f32), String> {
 
 /// Runs `palisade eval`.
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
-    let EvalTarget::Toxicity(args) = args.target;
+    let args = match args.target {
+        EvalTarget::Toxicity(args) => args,
+        EvalTarget::Hallucination(args) => return super::eval_hallucination::run(args),
+    };
     let samples = read_jsonl(&args.file)?;
     anyhow::ensure!(
         !samples.is_empty(),

@@ -12,7 +12,8 @@ pub struct FetchArgs {
     /// Only list the assets, their pinned versions and whether they are cached.
     #[arg(long)]
     list: bool,
-    /// Fetch only this asset (by name); default: all of them.
+    /// Fetch only this asset (by name), including the optional ones; default: every
+    /// non-optional asset.
     #[arg(long, value_name = "NAME")]
     only: Option<String>,
 }
@@ -20,14 +21,15 @@ pub struct FetchArgs {
 /// Runs `palisade fetch`.
 pub fn run(args: FetchArgs) -> anyhow::Result<ExitCode> {
     let cache = AssetCache::from_env();
+    let known = || assets::ALL.iter().chain(assets::OPTIONAL);
     let specs: Vec<&AssetSpec> = match &args.only {
+        None if args.list => known().collect(),
         None => assets::ALL.iter().collect(),
         Some(name) => {
-            let spec = assets::ALL
-                .iter()
+            let spec = known()
                 .find(|s| s.name == name)
                 .with_context(|| {
-                    let names: Vec<_> = assets::ALL.iter().map(|s| s.name).collect();
+                    let names: Vec<_> = known().map(|s| s.name).collect();
                     format!(
                         "no asset named {name:?}; known assets: {}",
                         names.join(", ")

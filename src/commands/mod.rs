@@ -2,6 +2,7 @@
 
 pub mod chat;
 pub mod eval;
+pub mod eval_hallucination;
 pub mod fetch;
 pub mod fleet_report;
 pub mod fleet_sim;

@@ -107,6 +107,9 @@ pub struct ChatSummary {
     pub output_verdict: Verdict,
     /// How many rules fired, input and output together.
     pub findings: usize,
+    /// The answer's calibrated hallucination risk (0 to 1); `None` when the
+    /// model generated nothing.
+    pub hallucination_risk: Option<f32>,
 }
 
 impl ChatSummary {
@@ -143,6 +146,9 @@ impl fmt::Display for ChatSummary {
             self.findings,
             self.guard.as_secs_f64() * 1e6
         )?;
+        if let Some(risk) = self.hallucination_risk {
+            write!(f, " | hallucination risk {risk:.2}")?;
+        }
         write!(f, " | finish {}", self.finish.as_str())?;
         if let Finish::BlockedInput { rule_id, .. } | Finish::BlockedOutput { rule_id, .. } =
             &self.finish

@@ -1,6 +1,7 @@
 //! The guarded pipeline: input guard -> model -> output guard -> telemetry.
 
 mod events;
+mod hallucination;
 mod request;
 mod run;
 mod stream;
@@ -13,6 +14,7 @@ use palisade_inference::{Engine, LoadOptions};
 use palisade_telemetry::{NoopSink, TelemetrySink};
 
 use crate::assets::{AssetCache, MissingAsset, SMOLLM2_135M_INSTRUCT};
+use crate::hallucination::RiskModel;
 
 pub use events::{ChatEvent, ChatSummary, Finish, GuardEvent};
 pub use request::ChatRequest;
@@ -35,6 +37,10 @@ struct Inner {
     guard: Arc<Guard>,
     telemetry: Arc<dyn TelemetrySink>,
     model_name: String,
+    /// The embedded hallucination risk model (validated by a unit test; a
+    /// model that fails to load leaves the risk unscored rather than failing
+    /// requests).
+    risk_model: Option<RiskModel>,
 }
 
 /// Why a [`Palisade`] could not be built.
@@ -64,6 +70,7 @@ impl Palisade {
                 guard: Arc::new(guard),
                 telemetry,
                 model_name,
+                risk_model: RiskModel::embedded().ok(),
             }),
         }
     }

@@ -11,6 +11,7 @@ use palisade_telemetry::trace::{self, Stage};
 use palisade_telemetry::{self as telemetry, DetectorReport, Outcome, RequestRecord, RuleHit};
 use tracing::Span;
 
+use super::hallucination::{self, AnswerJudgement, AnswerTracker};
 use super::{ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, Palisade};
 
 /// Why a chat failed (a refusal by a guard is not a failure: it ends normally
@@ -47,6 +48,9 @@ struct Chat<'a> {
     holdback_max_bytes: usize,
     /// The `palisade.request` span; stage spans are its children.
     span: Span,
+    /// Released text held back until the final answer is judged (when a
+    /// `type: hallucination` rule may block it).
+    held: Option<String>,
 }
 
 impl Chat<'_> {
@@ -101,7 +105,9 @@ impl Chat<'_> {
     /// Releases a chunk of guarded output; returns the block, if any.
     fn release(&mut self, chunk: StreamChunk) -> Option<Finish> {
         self.report(Direction::Output, chunk.findings);
-        if !chunk.text.is_empty() {
+        if let Some(held) = self.held.as_mut() {
+            held.push_str(&chunk.text);
+        } else if !chunk.text.is_empty() {
             self.emit(ChatEvent::Delta(chunk.text));
         }
         chunk.block.map(|block| Finish::BlockedOutput {
@@ -111,14 +117,11 @@ impl Chat<'_> {
     }
 }
 
-/// Signals gathered from the token stream.
+/// Timings gathered from the token stream.
 #[derive(Default)]
 struct Signals {
     time_to_first_token: Option<Duration>,
     first_token_at: Option<Instant>,
-    logprob_sum: f64,
-    entropy_sum: f64,
-    tokens: usize,
 }
 
 pub(super) fn run_chat(
@@ -143,6 +146,7 @@ pub(super) fn run_chat(
         costs: Vec::new(),
         holdback_max_bytes: 0,
         span,
+        held: None,
     };
 
     // Input guard: every user message, before the model sees anything.
@@ -170,6 +174,7 @@ pub(super) fn run_chat(
                 finish,
                 Usage::default(),
                 Signals::default(),
+                AnswerJudgement::default(),
             ));
         }
         if decision.verdict == Verdict::Redact {
@@ -179,6 +184,10 @@ pub(super) fn run_chat(
         vault = decision.vault;
     }
 
+    let mut answer = AnswerTracker::new(&messages);
+    if hallucination::holds_answer(guard.policy()) {
+        chat.held = Some(String::new());
+    }
     let mut engine = palisade.engine();
     let prompt = engine.render_chat(&messages, true)?;
     let mut output = guard.output_stream(Some(&vault)).measured();
@@ -194,9 +203,7 @@ pub(super) fn run_chat(
             signals.first_token_at = Some(Instant::now());
             model_span = chat.span.in_scope(|| trace::stage_span(Stage::Decode));
         }
-        signals.tokens += 1;
-        signals.logprob_sum += f64::from(event.logprob);
-        signals.entropy_sum += f64::from(event.entropy);
+        answer.observe(&event);
         let chunk = output_span.in_scope(|| chat.guarded(|| output.push(&event.text)));
         chat.holdback_max_bytes = chat.holdback_max_bytes.max(output.held_bytes());
         finish = chat.release(chunk);
@@ -224,6 +231,14 @@ pub(super) fn run_chat(
             })
         }
     };
+    let judgement = answer.judge(palisade.inner.risk_model.as_ref());
+    let finish = judge_answer(
+        palisade,
+        &mut chat,
+        finish,
+        &judgement,
+        answer.answer_bytes(),
+    );
     let output_rules = chat
         .hits
         .iter()
@@ -231,7 +246,49 @@ pub(super) fn run_chat(
     trace::record_rule_ids(&output_span, output_rules.map(|h| h.rule_id.as_str()));
     chat.costs
         .extend(output.costs().into_iter().map(|c| (Direction::Output, c)));
-    Ok(finish_chat(palisade, chat, finish, usage, signals))
+    Ok(finish_chat(
+        palisade, chat, finish, usage, signals, judgement,
+    ))
+}
+
+/// Applies the policy's `type: hallucination` rules to a complete answer and
+/// releases the text held back for them, unless one blocks.
+fn judge_answer(
+    palisade: &Palisade,
+    chat: &mut Chat<'_>,
+    finish: Finish,
+    judgement: &AnswerJudgement,
+    answer_bytes: usize,
+) -> Finish {
+    let complete = matches!(finish, Finish::Stop | Finish::StopSequence | Finish::Length);
+    let mut finish = finish;
+    if let (true, Some(risk)) = (complete, judgement.risk) {
+        let policy = palisade.inner.guard.policy();
+        let findings = hallucination::findings(policy, risk, answer_bytes);
+        let block = findings
+            .iter()
+            .find(|f| f.action == Action::Block)
+            .map(|f| {
+                let message = policy
+                    .hallucination_rules()
+                    .find(|r| r.id == f.rule_id)
+                    .map(|r| r.block_message())
+                    .unwrap_or_default();
+                Finish::BlockedOutput {
+                    rule_id: f.rule_id.to_string(),
+                    message,
+                }
+            });
+        chat.report(Direction::Output, findings);
+        finish = block.unwrap_or(finish);
+    }
+    // Held text is released only for a complete answer that no rule blocked.
+    let held = chat.held.take();
+    let released = matches!(finish, Finish::Stop | Finish::StopSequence | Finish::Length);
+    if let Some(text) = held.filter(|t| released && !t.is_empty()) {
+        chat.emit(ChatEvent::Delta(text));
+    }
+    finish
 }
 
 /// Builds the summary, records telemetry and emits [`ChatEvent::Done`].
@@ -241,6 +298,7 @@ fn finish_chat(
     finish: Finish,
     usage: Usage,
     signals: Signals,
+    judgement: AnswerJudgement,
 ) -> ChatSummary {
     let total = chat.started.elapsed();
     let decode = signals
@@ -257,10 +315,12 @@ fn finish_chat(
         input_verdict: chat.input_verdict,
         output_verdict: chat.output_verdict,
         findings: chat.findings,
+        hallucination_risk: judgement.risk,
     };
-    let mean = |sum: f64| (signals.tokens > 0).then(|| (sum / signals.tokens as f64) as f32);
     trace::record_rule_ids(&chat.span, chat.hits.iter().map(|h| h.rule_id.as_str()));
     trace::record_outcome(&chat.span, outcome(&summary.finish));
+    let decoding = judgement.signals.decoding;
+    let grounding = judgement.signals.grounding;
     let record = RequestRecord {
         model: palisade.inner.model_name.clone(),
         policy_hash: palisade.inner.guard.policy().hash().to_string(),
@@ -271,13 +331,18 @@ fn finish_chat(
         decode,
         total,
         guard: chat.guard_time,
-        mean_logprob: mean(signals.logprob_sum),
-        mean_entropy: mean(signals.entropy_sum),
+        mean_logprob: decoding.mean_logprob,
+        mean_entropy: decoding.mean_entropy,
         rule_hits: std::mem::take(&mut chat.hits),
-        max_entropy: None,
-        low_confidence_fraction: None,
-        repetition: None,
-        ungrounded_numbers: None,
+        max_entropy: decoding.max_entropy,
+        low_confidence_fraction: decoding.low_confidence_fraction,
+        repetition: decoding.repetition,
+        ungrounded_numbers: grounding.map(|g| g.ungrounded_numbers),
+        min_logprob: decoding.min_logprob,
+        longest_low_confidence_run: decoding.longest_low_confidence_run,
+        ungrounded_dates: grounding.map(|g| g.ungrounded_dates),
+        ungrounded_entities: grounding.map(|g| g.ungrounded_entities),
+        hallucination_risk: judgement.risk,
         stream_holdback_bytes: (usage.completion_tokens > 0)
             .then(|| u32::try_from(chat.holdback_max_bytes).unwrap_or(u32::MAX)),
         detectors: detector_reports(&chat.costs),
