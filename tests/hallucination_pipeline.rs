@@ -35,7 +35,9 @@ fn palisade(action: &str, threshold: f32, sink: Arc<Capture>) -> Palisade {
 fn request() -> ChatRequest {
     ChatRequest {
         messages: vec![
-            ChatMessage::system("Knowledge: The Oberoi Group is a hotel company with its head office in Delhi."),
+            ChatMessage::system(
+                "Knowledge: The Oberoi Group is a hotel company with its head office in Delhi.",
+            ),
             ChatMessage::user("In which city is the Oberoi Group's head office?"),
         ],
         params: GenerationParams::greedy(24),
@@ -84,7 +86,10 @@ fn warn_reports_the_risk_and_telemetry_gets_numbers_only() {
     assert_eq!(record.hallucination_risk, Some(risk));
     assert!(record.min_logprob.is_some() && record.mean_logprob.is_some());
     assert!(record.longest_low_confidence_run.is_some());
-    assert!(record.ungrounded_entities.is_some(), "the request has a context");
+    assert!(
+        record.ungrounded_entities.is_some(),
+        "the request has a context"
+    );
     assert_eq!(record.rule_hits.len(), 1);
     assert_eq!(record.rule_hits[0].kind, "hallucination.risk");
 }
@@ -109,7 +114,13 @@ fn block_holds_the_answer_back_and_releases_nothing() {
     // Above any risk: nothing fires and the whole answer is released at the end.
     let p = palisade("block", 1.0, sink);
     let (events, summary) = run(&p);
-    assert!(matches!(summary.finish, Finish::Stop | Finish::Length), "{summary}");
-    let deltas = events.iter().filter(|e| matches!(e, ChatEvent::Delta(_))).count();
+    assert!(
+        matches!(summary.finish, Finish::Stop | Finish::Length),
+        "{summary}"
+    );
+    let deltas = events
+        .iter()
+        .filter(|e| matches!(e, ChatEvent::Delta(_)))
+        .count();
     assert_eq!(deltas, 1, "held text comes out in one piece: {events:?}");
 }

@@ -25,10 +25,7 @@ fn prompt_ids(engine: &Engine) -> Vec<u32> {
 fn forced_scores_match_what_generation_reported() {
     let mut engine = engine();
     let prompt = prompt_ids(&engine);
-    let rendered = engine
-        .tokenizer()
-        .decode(&prompt, false)
-        .expect("decodes");
+    let rendered = engine.tokenizer().decode(&prompt, false).expect("decodes");
     let events: Vec<_> = engine
         .generate(&rendered, &GenerationParams::greedy(12))
         .expect("starts")

@@ -74,7 +74,12 @@ pub fn run(args: HallucinationEvalArgs) -> anyhow::Result<ExitCode> {
         None => cache.require(task_asset(args.task))?,
     };
     let rows = read_rows(&data, args.task, args.offset, args.rows)?;
-    anyhow::ensure!(!rows.is_empty(), "{} has no rows after offset {}", data.display(), args.offset);
+    anyhow::ensure!(
+        !rows.is_empty(),
+        "{} has no rows after offset {}",
+        data.display(),
+        args.offset
+    );
     let started = Instant::now();
     let scored = match &args.scores {
         Some(path) => read_scores(path)?,
@@ -87,7 +92,8 @@ pub fn run(args: HallucinationEvalArgs) -> anyhow::Result<ExitCode> {
         args.task.as_str(),
         args.offset,
         args.offset + rows.len(),
-        data.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        data.file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
     );
     let report = evaluate(&answers, &trained_on);
     if let (Some(path), Some(model)) = (&args.save_model, &report.model) {
@@ -101,12 +107,19 @@ pub fn run(args: HallucinationEvalArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         let tokens: usize = scored.iter().map(|s| s.tokens.len()).sum();
-        print!("{}", render(&report, args.task, answers.len(), tokens, seconds));
+        print!(
+            "{}",
+            render(&report, args.task, answers.len(), tokens, seconds)
+        );
     }
     let below = args
         .min_auc
         .is_some_and(|min| report.combined.is_none_or(|auc| auc < min));
-    Ok(if below { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if below {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn score_all(
@@ -118,8 +131,13 @@ fn score_all(
         Some(path) => path.clone(),
         None => cache.require(&assets::SMOLLM2_135M_INSTRUCT)?,
     };
-    let mut engine = Engine::load_gguf(&model, &LoadOptions { threads: args.threads })
-        .with_context(|| format!("loading {}", model.display()))?;
+    let mut engine = Engine::load_gguf(
+        &model,
+        &LoadOptions {
+            threads: args.threads,
+        },
+    )
+    .with_context(|| format!("loading {}", model.display()))?;
     let mut dump = match &args.dump {
         Some(path) => Some(BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
@@ -130,8 +148,8 @@ fn score_all(
     let mut scored = Vec::with_capacity(rows.len() * 2);
     for (i, row) in rows.iter().enumerate() {
         let index = args.offset + i;
-        let pair = score_row(&mut engine, row, index)
-            .with_context(|| format!("scoring row {index}"))?;
+        let pair =
+            score_row(&mut engine, row, index).with_context(|| format!("scoring row {index}"))?;
         if let Some(out) = dump.as_mut() {
             for answer in &pair {
                 serde_json::to_writer(&mut *out, answer)?;
@@ -183,7 +201,11 @@ fn label(
         let Some(row) = s.row.checked_sub(offset).and_then(|i| rows.get(i)) else {
             continue;
         };
-        let text = if s.hallucinated { &row.hallucinated } else { &row.right };
+        let text = if s.hallucinated {
+            &row.hallucinated
+        } else {
+            &row.right
+        };
         out.push(LabelledAnswer {
             row: s.row,
             hallucinated: s.hallucinated,

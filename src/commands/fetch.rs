@@ -26,15 +26,13 @@ pub fn run(args: FetchArgs) -> anyhow::Result<ExitCode> {
         None if args.list => known().collect(),
         None => assets::ALL.iter().collect(),
         Some(name) => {
-            let spec = known()
-                .find(|s| s.name == name)
-                .with_context(|| {
-                    let names: Vec<_> = known().map(|s| s.name).collect();
-                    format!(
-                        "no asset named {name:?}; known assets: {}",
-                        names.join(", ")
-                    )
-                })?;
+            let spec = known().find(|s| s.name == name).with_context(|| {
+                let names: Vec<_> = known().map(|s| s.name).collect();
+                format!(
+                    "no asset named {name:?}; known assets: {}",
+                    names.join(", ")
+                )
+            })?;
             vec![spec]
         }
     };

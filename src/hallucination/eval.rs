@@ -114,7 +114,7 @@ pub struct HallucinationReport {
 pub const FIT_L2: f64 = 1e-3;
 
 fn is_train(row: usize) -> bool {
-    row % 2 == 0
+    row.is_multiple_of(2)
 }
 
 /// Fits the combination on the even rows and reports on the odd ones.
@@ -155,7 +155,9 @@ pub fn evaluate(answers: &[LabelledAnswer], trained_on: &str) -> HallucinationRe
         length_baseline: roc_auc(&lengths, &labels),
         combined: risks.as_ref().and_then(|r| roc_auc(r, &labels)),
         brier: risks.as_ref().and_then(|r| brier(r, &labels)),
-        calibration_error: risks.as_ref().and_then(|r| calibration_error(r, &labels, 10)),
+        calibration_error: risks
+            .as_ref()
+            .and_then(|r| calibration_error(r, &labels, 10)),
         model: model.map(|m| m.to_wire()),
     }
 }
@@ -217,11 +219,18 @@ mod tests {
         }
         let report = evaluate(&answers, "synthetic");
         assert_eq!((report.train_rows, report.test_rows), (20, 20));
-        assert_eq!(report.length_baseline, Some(0.5), "equal lengths carry no signal");
+        assert_eq!(
+            report.length_baseline,
+            Some(0.5),
+            "equal lengths carry no signal"
+        );
         let combined = report.combined.expect("both classes");
         let logprob = report.signals[0].auroc.expect("both classes");
         assert!(logprob > 0.7, "{logprob}");
-        assert!(combined >= logprob, "combined {combined}, logprob {logprob}");
+        assert!(
+            combined >= logprob,
+            "combined {combined}, logprob {logprob}"
+        );
         assert!(report.model.is_some());
         assert!(report.brier.expect("some") < 0.25);
     }

@@ -59,12 +59,13 @@ const STOP_WORDS: &[&str] = &[
     "he", "her", "his", "how", "however", "i", "if", "in", "into", "is", "it", "its", "no", "not",
     "of", "on", "one", "or", "our", "she", "so", "some", "than", "that", "the", "their", "them",
     "then", "there", "these", "they", "this", "those", "to", "was", "we", "were", "what", "when",
-    "where", "which", "while", "who", "whom", "why", "will", "with", "would", "yes", "you",
-    "your",
+    "where", "which", "while", "who", "whom", "why", "will", "with", "would", "yes", "you", "your",
 ];
 
 /// Lower-case words joining the parts of a name ("Bank of England").
-const NAME_JOINERS: &[&str] = &["of", "the", "for", "and", "de", "van", "von", "la", "le", "du"];
+const NAME_JOINERS: &[&str] = &[
+    "of", "the", "for", "and", "de", "van", "von", "la", "le", "du",
+];
 
 /// One word of a text: a run of letters, digits and inner `'`, `.`, `,`, `-`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,8 +232,8 @@ pub fn check_grounding(answer: &str, context: &str) -> GroundingCounts {
         let word = answer_words[i].text;
         if let Some((month, numbers)) = iso_date(word) {
             used[i] = true;
-            let grounded = index.months.contains(&month)
-                && numbers.iter().all(|n| index.numbers.contains(n));
+            let grounded =
+                index.months.contains(&month) && numbers.iter().all(|n| index.numbers.contains(n));
             let grounded = grounded || index.words.contains(&normalize_word(word));
             counts.ungrounded_dates += u32::from(!grounded);
             continue;
@@ -242,20 +243,18 @@ pub fn check_grounding(answer: &str, context: &str) -> GroundingCounts {
             continue;
         };
         // Numbers right before ("2 March") and after ("March 2, 1991") the month.
+        let numeric = |w: &Word<'_>| normalize_number(w.text).or_else(|| ordinal_day(w.text));
         let mut span = vec![i];
-        if i > 0 && !used[i - 1] && ordinal_day(answer_words[i - 1].text).is_some()
-            || i > 0 && !used[i - 1] && normalize_number(answer_words[i - 1].text).is_some()
-        {
+        if i > 0 && !used[i - 1] && numeric(&answer_words[i - 1]).is_some() {
             span.push(i - 1);
         }
-        for j in i + 1..answer_words.len().min(i + 3) {
-            let w = answer_words[j].text;
-            if normalize_number(w).is_some() || ordinal_day(w).is_some() {
-                span.push(j);
-            } else {
-                break;
-            }
-        }
+        let after = answer_words[i + 1..].iter().take(2);
+        span.extend(
+            after
+                .take_while(|w| numeric(w).is_some())
+                .enumerate()
+                .map(|(k, _)| i + 1 + k),
+        );
         if span.len() == 1 && month == 4 {
             continue; // "May" alone is more often a name or a verb than a date.
         }
@@ -287,7 +286,8 @@ pub fn check_grounding(answer: &str, context: &str) -> GroundingCounts {
             counts.content_words += 1;
             counts.novel_content_words += u32::from(!index.words.contains(&lower));
         }
-        if !is_capitalised(word.text) || (word.sentence_start && STOP_WORDS.contains(&lower.as_str()))
+        if !is_capitalised(word.text)
+            || (word.sentence_start && STOP_WORDS.contains(&lower.as_str()))
         {
             i += 1;
             continue;
@@ -314,7 +314,9 @@ pub fn check_grounding(answer: &str, context: &str) -> GroundingCounts {
                 }
                 j += 1;
             } else if NAME_JOINERS.contains(&lw.as_str())
-                && answer_words.get(j + 1).is_some_and(|n| is_capitalised(n.text) && !n.sentence_start)
+                && answer_words
+                    .get(j + 1)
+                    .is_some_and(|n| is_capitalised(n.text) && !n.sentence_start)
             {
                 j += 1;
             } else {
@@ -339,8 +341,10 @@ mod tests {
     #[test]
     fn a_name_from_the_context_is_grounded_and_an_invented_one_is_not() {
         assert_eq!(check_grounding("Delhi", OBEROI).ungrounded_entities, 0);
-        let invented =
-            check_grounding("The Oberoi family's hotel company is based in Mumbai.", OBEROI);
+        let invented = check_grounding(
+            "The Oberoi family's hotel company is based in Mumbai.",
+            OBEROI,
+        );
         assert_eq!(invented.ungrounded_entities, 1, "{invented:?}");
         assert_eq!(invented.ungrounded_numbers, 0);
     }
@@ -357,7 +361,10 @@ mod tests {
     #[test]
     fn dates_need_their_month_and_numbers_in_the_context() {
         let context = "Allison Beth Goertz (born March 2, 1991) is an American musician.";
-        assert_eq!(check_grounding("She was born on March 2, 1991.", context).ungrounded_dates, 0);
+        assert_eq!(
+            check_grounding("She was born on March 2, 1991.", context).ungrounded_dates,
+            0
+        );
         let c = check_grounding("She was born on 2 April 1991.", context);
         assert_eq!((c.ungrounded_dates, c.ungrounded_numbers), (1, 0), "{c:?}");
         let c = check_grounding("Released 1991-03-02, reissued 2001-03-02.", context);

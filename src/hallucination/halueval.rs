@@ -86,7 +86,9 @@ struct SummarizationWire {
 #[derive(Debug, thiserror::Error)]
 pub enum HaluEvalError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}; fix: run `palisade fetch` or pass an existing --data file")]
+    #[error(
+        "cannot read {path}: {source}; fix: run `palisade fetch` or pass an existing --data file"
+    )]
     Read {
         /// The file.
         path: PathBuf,
@@ -95,7 +97,9 @@ pub enum HaluEvalError {
         source: std::io::Error,
     },
     /// A line is not a row of the task.
-    #[error("{path}:{line}:{column}: not a HaluEval {task} row: {reason}; fix: pass the task's own file (e.g. dataset_halueval_{task}.jsonl)")]
+    #[error(
+        "{path}:{line}:{column}: not a HaluEval {task} row: {reason}; fix: pass the task's own file (e.g. dataset_halueval_{task}.jsonl)"
+    )]
     Row {
         /// The file.
         path: PathBuf,
@@ -111,7 +115,8 @@ pub enum HaluEvalError {
 }
 
 const QA_SYSTEM: &str = "Answer the question using the knowledge below.\n\nKnowledge: ";
-const DIALOGUE_SYSTEM: &str = "Continue the dialogue as the assistant, using the knowledge below.\n\nKnowledge: ";
+const DIALOGUE_SYSTEM: &str =
+    "Continue the dialogue as the assistant, using the knowledge below.\n\nKnowledge: ";
 const SUMMARY_REQUEST: &str = "Summarize the following document.\n\n";
 
 fn parse_row(task: HaluEvalTask, line: &str) -> Result<HaluEvalRow, serde_json::Error> {
@@ -144,7 +149,10 @@ fn parse_row(task: HaluEvalTask, line: &str) -> Result<HaluEvalRow, serde_json::
             let w: SummarizationWire = serde_json::from_str(line)?;
             HaluEvalRow {
                 context: w.document.clone(),
-                messages: vec![ChatMessage::user(format!("{SUMMARY_REQUEST}{}", w.document))],
+                messages: vec![ChatMessage::user(format!(
+                    "{SUMMARY_REQUEST}{}",
+                    w.document
+                ))],
                 right: w.right_summary,
                 hallucinated: w.hallucinated_summary,
             }
@@ -202,7 +210,11 @@ mod tests {
 
     #[test]
     fn task_names_round_trip() {
-        for task in [HaluEvalTask::Qa, HaluEvalTask::Dialogue, HaluEvalTask::Summarization] {
+        for task in [
+            HaluEvalTask::Qa,
+            HaluEvalTask::Dialogue,
+            HaluEvalTask::Summarization,
+        ] {
             assert_eq!(task.as_str().parse(), Ok(task));
         }
         assert!("math".parse::<HaluEvalTask>().is_err());

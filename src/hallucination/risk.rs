@@ -47,7 +47,9 @@ pub struct RiskModel {
 #[derive(Debug, thiserror::Error)]
 pub enum RiskModelError {
     /// Not valid JSON for [`RiskModelWire`].
-    #[error("{origin}:{line}:{column}: {reason}; fix: regenerate it with `palisade eval hallucination --save-model FILE`")]
+    #[error(
+        "{origin}:{line}:{column}: {reason}; fix: regenerate it with `palisade eval hallucination --save-model FILE`"
+    )]
     Parse {
         /// Where the model came from.
         origin: String,
@@ -59,7 +61,9 @@ pub enum RiskModelError {
         reason: String,
     },
     /// The feature list differs from this build's.
-    #[error("{origin}: features {found:?} differ from this build's {expected:?}; fix: refit with `palisade eval hallucination --save-model FILE`")]
+    #[error(
+        "{origin}: features {found:?} differ from this build's {expected:?}; fix: refit with `palisade eval hallucination --save-model FILE`"
+    )]
     Features {
         /// Where the model came from.
         origin: String,
@@ -69,7 +73,9 @@ pub enum RiskModelError {
         expected: Vec<&'static str>,
     },
     /// A vector has the wrong length or a value is not finite (or a scale is not positive).
-    #[error("{origin}: `{field}` {problem}; fix: refit with `palisade eval hallucination --save-model FILE`")]
+    #[error(
+        "{origin}: `{field}` {problem}; fix: refit with `palisade eval hallucination --save-model FILE`"
+    )]
     Value {
         /// Where the model came from.
         origin: String,
@@ -97,7 +103,10 @@ fn array(
             values.len()
         ))
     })?;
-    if let Some(bad) = out.iter().find(|v| !v.is_finite() || (positive && **v <= 0.0)) {
+    if let Some(bad) = out
+        .iter()
+        .find(|v| !v.is_finite() || (positive && **v <= 0.0))
+    {
         return Err(error(format!(
             "holds {bad}, expected finite{} numbers",
             if positive { " positive" } else { "" }
@@ -212,8 +221,10 @@ impl RiskModel {
             bias: (positives as f64 / (nf - positives as f64)).ln(),
             trained_on: trained_on.to_owned(),
         };
-        let z: Vec<[f64; FEATURE_COUNT]> =
-            rows[..n].iter().map(|r| model.standardize(&r.values)).collect();
+        let z: Vec<[f64; FEATURE_COUNT]> = rows[..n]
+            .iter()
+            .map(|r| model.standardize(&r.values))
+            .collect();
         // Plain gradient descent: the loss is convex and the inputs standardized.
         let rate = 0.5;
         for _ in 0..4000 {

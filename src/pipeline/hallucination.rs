@@ -53,7 +53,8 @@ impl AnswerTracker {
 
     /// Adds one generated token.
     pub(super) fn observe(&mut self, event: &TokenEvent) {
-        self.decoding.observe(event.token_id, event.logprob, event.entropy);
+        self.decoding
+            .observe(event.token_id, event.logprob, event.entropy);
         self.answer.push_str(&event.text);
     }
 
@@ -62,8 +63,8 @@ impl AnswerTracker {
         if self.decoding.tokens() == 0 {
             return AnswerJudgement::default();
         }
-        let grounding: Option<GroundingCounts> = (!self.context.trim().is_empty())
-            .then(|| check_grounding(&self.answer, &self.context));
+        let grounding: Option<GroundingCounts> =
+            (!self.context.trim().is_empty()).then(|| check_grounding(&self.answer, &self.context));
         let signals = AnswerSignals {
             decoding: self.decoding.summary(),
             grounding,
@@ -127,9 +128,15 @@ mod tests {
         assert!(findings(&p, 0.2, 10).is_empty());
         let f = findings(&p, 0.5, 10);
         assert_eq!(f.len(), 1);
-        assert_eq!((&*f[0].rule_id, &*f[0].kind, f[0].score), ("unsure", HALLUCINATION_KIND, 0.5));
+        assert_eq!(
+            (&*f[0].rule_id, &*f[0].kind, f[0].score),
+            ("unsure", HALLUCINATION_KIND, 0.5)
+        );
         let f = findings(&p, 0.95, 10);
-        assert_eq!(f.iter().map(|f| f.action).collect::<Vec<_>>(), [Action::Warn, Action::Block]);
+        assert_eq!(
+            f.iter().map(|f| f.action).collect::<Vec<_>>(),
+            [Action::Warn, Action::Block]
+        );
         let none = Policy::from_yaml_str("version: '1'\nname: n\n", "n.yaml").expect("valid");
         assert!(!holds_answer(&none));
     }
@@ -154,7 +161,10 @@ mod tests {
         let model = RiskModel::embedded().expect("valid");
         let judged = tracker.judge(Some(&model));
         let grounding = judged.signals.grounding.expect("has context");
-        assert_eq!((grounding.ungrounded_entities, grounding.ungrounded_numbers), (1, 1));
+        assert_eq!(
+            (grounding.ungrounded_entities, grounding.ungrounded_numbers),
+            (1, 1)
+        );
         assert_eq!(judged.signals.decoding.mean_logprob, Some(-0.5));
         assert!(judged.risk.is_some_and(|r| (0.0..=1.0).contains(&r)));
         assert_eq!(tracker.answer_bytes(), "It is in Mumbai since 1990.".len());

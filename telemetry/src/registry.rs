@@ -178,9 +178,7 @@ pub const MIN_LOGPROB_BUCKETS: &[f64] = &[
     -20.0, -15.0, -12.0, -10.0, -8.0, -6.0, -4.0, -3.0, -2.0, -1.0, -0.5, 0.0,
 ];
 /// Buckets for the hallucination risk score in `0..=1`.
-pub const RISK_BUCKETS: &[f64] = &[
-    0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0,
-];
+pub const RISK_BUCKETS: &[f64] = &[0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0];
 /// Buckets for small counts.
 pub const COUNT_BUCKETS: &[f64] = &[0.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0];
 

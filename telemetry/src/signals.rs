@@ -83,9 +83,8 @@ impl SignalAccumulator {
         if low {
             self.low_confidence += 1;
             self.low_confidence_run += 1;
-            self.longest_low_confidence_run = self
-                .longest_low_confidence_run
-                .max(self.low_confidence_run);
+            self.longest_low_confidence_run =
+                self.longest_low_confidence_run.max(self.low_confidence_run);
         } else {
             self.low_confidence_run = 0;
         }

@@ -26,12 +26,12 @@ impl Engine {
     /// Tokenizes a continuation (an answer) as it would follow a prompt: no BOS, special tokens
     /// in the text recognised.
     pub fn encode_continuation(&self, text: &str) -> Result<Vec<u32>, GenerateError> {
-        let encoding =
-            self.tokenizer
-                .encode(text, false)
-                .map_err(|e| GenerateError::Tokenize {
-                    reason: e.to_string(),
-                })?;
+        let encoding = self
+            .tokenizer
+            .encode(text, false)
+            .map_err(|e| GenerateError::Tokenize {
+                reason: e.to_string(),
+            })?;
         Ok(encoding.get_ids().to_vec())
     }
 
