@@ -104,14 +104,16 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", render(&report));
     }
-    let below = args
-        .min_auc
-        .is_some_and(|min| report.auc_any_label.is_none_or(|auc| auc < min));
-    Ok(if below {
+    Ok(auc_gate(args.min_auc, report.auc_any_label))
+}
+
+/// Failure when a minimum AUROC was asked for and `auc` is below it (or undefined).
+pub fn auc_gate(min_auc: Option<f64>, auc: Option<f64>) -> ExitCode {
+    if min_auc.is_some_and(|min| auc.is_none_or(|auc| auc < min)) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }
 
 fn fmt_auc(a: Option<f64>) -> String {

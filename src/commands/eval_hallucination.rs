@@ -112,14 +112,7 @@ pub fn run(args: HallucinationEvalArgs) -> anyhow::Result<ExitCode> {
             render(&report, args.task, answers.len(), tokens, seconds)
         );
     }
-    let below = args
-        .min_auc
-        .is_some_and(|min| report.combined.is_none_or(|auc| auc < min));
-    Ok(if below {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(super::eval::auc_gate(args.min_auc, report.combined))
 }
 
 fn score_all(

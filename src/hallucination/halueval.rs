@@ -119,31 +119,48 @@ const DIALOGUE_SYSTEM: &str =
     "Continue the dialogue as the assistant, using the knowledge below.\n\nKnowledge: ";
 const SUMMARY_REQUEST: &str = "Summarize the following document.\n\n";
 
+/// A row whose knowledge goes in the system message (after `instruction`) and whose
+/// request is the user message.
+fn knowledge_row(
+    instruction: &str,
+    knowledge: String,
+    request: String,
+    right: String,
+    hallucinated: String,
+) -> HaluEvalRow {
+    HaluEvalRow {
+        context: format!("{knowledge}\n{request}"),
+        messages: vec![
+            ChatMessage::system(format!("{instruction}{knowledge}")),
+            ChatMessage::user(request),
+        ],
+        right,
+        hallucinated,
+    }
+}
+
 fn parse_row(task: HaluEvalTask, line: &str) -> Result<HaluEvalRow, serde_json::Error> {
     Ok(match task {
         HaluEvalTask::Qa => {
             let w: QaWire = serde_json::from_str(line)?;
-            HaluEvalRow {
-                context: format!("{}\n{}", w.knowledge, w.question),
-                messages: vec![
-                    ChatMessage::system(format!("{QA_SYSTEM}{}", w.knowledge)),
-                    ChatMessage::user(w.question),
-                ],
-                right: w.right_answer,
-                hallucinated: w.hallucinated_answer,
-            }
+            knowledge_row(
+                QA_SYSTEM,
+                w.knowledge,
+                w.question,
+                w.right_answer,
+                w.hallucinated_answer,
+            )
         }
         HaluEvalTask::Dialogue => {
             let w: DialogueWire = serde_json::from_str(line)?;
-            HaluEvalRow {
-                context: format!("{}\n{}", w.knowledge, w.dialogue_history),
-                messages: vec![
-                    ChatMessage::system(format!("{DIALOGUE_SYSTEM}{}", w.knowledge)),
-                    ChatMessage::user(w.dialogue_history),
-                ],
-                right: w.right_response,
-                hallucinated: w.hallucinated_response,
-            }
+            let (right, wrong) = (w.right_response, w.hallucinated_response);
+            knowledge_row(
+                DIALOGUE_SYSTEM,
+                w.knowledge,
+                w.dialogue_history,
+                right,
+                wrong,
+            )
         }
         HaluEvalTask::Summarization => {
             let w: SummarizationWire = serde_json::from_str(line)?;
