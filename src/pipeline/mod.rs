@@ -116,6 +116,7 @@ impl Palisade {
                 guard: Arc::new(guard),
                 telemetry: Arc::clone(&self.inner.telemetry),
                 model_name: self.inner.model_name.clone(),
+                risk_model: self.inner.risk_model.clone(),
             }),
         }
     }

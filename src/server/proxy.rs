@@ -349,6 +349,11 @@ impl Run {
             low_confidence_fraction: None,
             repetition: None,
             ungrounded_numbers: None,
+            min_logprob: None,
+            longest_low_confidence_run: None,
+            ungrounded_dates: None,
+            ungrounded_entities: None,
+            hallucination_risk: None,
             stream_holdback_bytes: (self.deltas > 0)
                 .then(|| u32::try_from(self.holdback_max_bytes).unwrap_or(u32::MAX)),
             detectors: detector_reports(&self.costs),

@@ -172,6 +172,12 @@ pub fn request(profile: &Profile, policy_hash: &str, rng: &mut impl Rng) -> Requ
         low_confidence_fraction: signal(rng.random_range(0.0f32..0.4)),
         repetition: signal(rng.random_range(0.0f32..0.3)),
         ungrounded_numbers: model_ran.then(|| rng.random_range(0..5)),
+        // Not simulated (drawing them would change every seeded fleet's numbers).
+        min_logprob: None,
+        longest_low_confidence_run: None,
+        ungrounded_dates: None,
+        ungrounded_entities: None,
+        hallucination_risk: None,
         stream_holdback_bytes: model_ran.then(|| rng.random_range(0..200)),
         detectors: vec![
             detector(Direction::Input, 1, rng.random_range(20..120), 0),
