@@ -151,11 +151,18 @@ pub fn request(profile: &Profile, policy_hash: &str, rng: &mut impl Rng) -> Requ
     let classifier_errors = u32::from(rng.random_bool(0.03));
     let signal = |v: f32| model_ran.then_some(v);
     let mean_entropy = rng.random_range(0.2f32..3.0);
+    // Drawn in the order the record's fields used to draw them, so that seeded fleets keep
+    // their numbers; the newer signals are derived from them without further draws.
+    let prompt_tokens = rng.random_range(16..600);
+    let mean_logprob = -rng.random_range(0.05f32..3.0);
+    let max_entropy = mean_entropy + rng.random_range(0.0f32..3.0);
+    let low_confidence = rng.random_range(0.0f32..0.4);
+    let count = |n: u64| model_ran.then(|| u32::try_from(n).unwrap_or(u32::MAX));
     RequestRecord {
         model: profile.model.to_owned(),
         policy_hash: policy_hash.to_owned(),
         outcome,
-        prompt_tokens: rng.random_range(16..600),
+        prompt_tokens,
         completion_tokens,
         time_to_first_token: model_ran.then_some(ttft),
         decode,
@@ -165,19 +172,20 @@ pub fn request(profile: &Profile, policy_hash: &str, rng: &mut impl Rng) -> Requ
             guard
         },
         guard,
-        mean_logprob: signal(-rng.random_range(0.05f32..3.0)),
+        mean_logprob: signal(mean_logprob),
         mean_entropy: signal(mean_entropy),
         rule_hits,
-        max_entropy: signal(mean_entropy + rng.random_range(0.0f32..3.0)),
-        low_confidence_fraction: signal(rng.random_range(0.0f32..0.4)),
+        max_entropy: signal(max_entropy),
+        low_confidence_fraction: signal(low_confidence),
         repetition: signal(rng.random_range(0.0f32..0.3)),
         ungrounded_numbers: model_ran.then(|| rng.random_range(0..5)),
-        // Not simulated (drawing them would change every seeded fleet's numbers).
-        min_logprob: None,
-        longest_low_confidence_run: None,
-        ungrounded_dates: None,
-        ungrounded_entities: None,
-        hallucination_risk: None,
+        min_logprob: signal(mean_logprob * 4.0 - 0.5),
+        longest_low_confidence_run: count(
+            (f64::from(low_confidence) * completion_tokens as f64 / 3.0).round() as u64,
+        ),
+        ungrounded_dates: count(u64::from(completion_tokens.is_multiple_of(3))),
+        ungrounded_entities: count(completion_tokens % 4),
+        hallucination_risk: signal((low_confidence * 2.0 + 0.1).min(1.0)),
         stream_holdback_bytes: model_ran.then(|| rng.random_range(0..200)),
         detectors: vec![
             detector(Direction::Input, 1, rng.random_range(20..120), 0),
