@@ -95,7 +95,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let model = AssetCache::from_env().require(&SMOLLM2_135M_INSTRUCT)?;
-    let mut engine = Engine::load_gguf(&model, &LoadOptions { threads })?;
+    let mut engine = Engine::load_gguf(
+        &model,
+        &LoadOptions {
+            threads,
+            ..LoadOptions::default()
+        },
+    )?;
     let prompt = engine.render_chat(
         &[
             ChatMessage::system(format!("Knowledge: {KNOWLEDGE}")),

@@ -128,6 +128,7 @@ fn score_all(
         &model,
         &LoadOptions {
             threads: args.threads,
+            ..LoadOptions::default()
         },
     )
     .with_context(|| format!("loading {}", model.display()))?;

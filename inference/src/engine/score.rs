@@ -8,7 +8,7 @@
 
 use crate::engine::Engine;
 use crate::error::GenerateError;
-use crate::models::{PREFILL_CHUNK, forward_chunked};
+use crate::models::forward_chunked;
 use crate::sampling::distribution::DistributionStats;
 
 /// The model's view of one forced continuation token.
@@ -65,8 +65,7 @@ impl Engine {
         };
         let model = self.model.as_mut();
         model.clear_kv_cache().map_err(forward_error(0))?;
-        let mut logits =
-            forward_chunked(model, prompt, 0, PREFILL_CHUNK).map_err(forward_error(0))?;
+        let mut logits = forward_chunked(model, prompt, 0).map_err(forward_error(0))?;
         let mut scores = Vec::with_capacity(continuation.len());
         for (i, &token) in continuation.iter().enumerate() {
             scores.push(score_token(&logits, token));
