@@ -195,6 +195,32 @@ async fn blocked_input_answers_as_the_configuration_chooses() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_chooses_how_blocked_input_is_answered() {
+    let upstream = fake_upstream(Script::new(&["never sent"])).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = dir.path().join("policy.yaml");
+    let base = std::fs::read_to_string(policy_path()).expect("test policy");
+    // The policy asks for an error; the server's configuration says content_filter.
+    std::fs::write(&policy, format!("input_block: error\n{base}")).expect("write");
+    let mut wire = proxy_wire(&upstream.base);
+    wire.policy = Some(policy.clone());
+    wire.blocked_input = Some("content_filter".into());
+    let server = serve(wire).await;
+    let body = chat_body("Let's discuss the forbidden topic", false);
+    let response = post_json(&url(&server, "/v1/chat/completions"), &body).await;
+    assert_eq!(response.status(), 400, "the policy's choice wins");
+    let error = json_of(response).await;
+    assert_eq!(error["error"]["code"], "content_filter");
+
+    // A reload to a policy that says nothing gives the choice back to the server.
+    std::fs::write(&policy, &base).expect("write");
+    server.reload_policy().await.expect("reloads");
+    let answer = json_of(post_json(&url(&server, "/v1/chat/completions"), &body).await).await;
+    assert_eq!(answer["choices"][0]["finish_reason"], "content_filter");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn client_disconnect_cancels_the_upstream_stream() {
     let pieces = vec!["tick "; 200];
     let upstream = fake_upstream(Script::new(&pieces).slow(Duration::from_millis(20))).await;

@@ -187,6 +187,15 @@ pub enum BlockedInputResponse {
     Error,
 }
 
+impl From<palisade_guard::policy::InputBlockResponse> for BlockedInputResponse {
+    fn from(choice: palisade_guard::policy::InputBlockResponse) -> Self {
+        match choice {
+            palisade_guard::policy::InputBlockResponse::ContentFilter => Self::ContentFilter,
+            palisade_guard::policy::InputBlockResponse::Error => Self::Error,
+        }
+    }
+}
+
 /// A validated server configuration.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {

@@ -122,7 +122,13 @@ async fn completions(
 async fn run(state: Arc<AppState>, ask: Result<Ask, ApiError>) -> Response {
     match start(&state, ask).await {
         Ok((shape, stream, rx, deadline)) => {
-            respond::answer(shape, stream, state.config.blocked_input, rx, deadline).await
+            // The policy's `input_block:` wins over the server's `blocked_input`.
+            let blocked_input = state
+                .policy
+                .current()
+                .input_block
+                .map_or(state.config.blocked_input, Into::into);
+            respond::answer(shape, stream, blocked_input, rx, deadline).await
         }
         Err(err) => err.into_response(),
     }

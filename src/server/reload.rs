@@ -23,6 +23,8 @@ pub struct LoadedPolicy {
     pub version: String,
     /// Its content hash.
     pub hash: String,
+    /// How it wants blocked inputs answered (`input_block:`), if it says.
+    pub input_block: Option<palisade_guard::policy::InputBlockResponse>,
 }
 
 impl LoadedPolicy {
@@ -31,6 +33,7 @@ impl LoadedPolicy {
             name: policy.name().to_string(),
             version: policy.version().to_string(),
             hash: policy.hash().to_string(),
+            input_block: policy.input_block_response(),
         }
     }
 }

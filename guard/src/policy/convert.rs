@@ -15,14 +15,7 @@ use crate::types::{Action, Direction, Severity};
 /// The deepest `include:` chain accepted.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
-struct Loaded {
-    name: String,
-    version: String,
-    description: Option<String>,
-    input: Vec<Rule>,
-    output: Vec<Rule>,
-    tests: Vec<TestCase>,
-}
+type Loaded = super::Parts;
 
 pub(super) fn load_file(path: &Path) -> Result<Policy, PolicyError> {
     let mut stack = Vec::new();
@@ -54,15 +47,7 @@ fn finish(l: Loaded, origin: String) -> Result<Policy, PolicyError> {
         }
         seen.insert(rule.id.clone(), rule.location.clone());
     }
-    Ok(Policy::assemble(
-        l.name,
-        l.version,
-        l.description,
-        l.input,
-        l.output,
-        l.tests,
-        origin,
-    ))
+    Ok(Policy::assemble(l, origin))
 }
 
 fn load_path(path: &Path, stack: &mut Vec<PathBuf>) -> Result<Loaded, PolicyError> {
@@ -90,6 +75,7 @@ fn load_src(
 
     let mut input = Vec::new();
     let mut output = Vec::new();
+    let mut input_block = None;
     for inc in &wire.include {
         let loc = location(&file_arc, inc);
         let path = base_dir.join(&inc.value);
@@ -110,6 +96,7 @@ fn load_src(
             ));
         }
         let sub = load_path(&path, stack)?;
+        input_block = sub.input_block.or(input_block);
         input.extend(sub.input);
         output.extend(sub.output);
     }
@@ -143,6 +130,8 @@ fn load_src(
         name: wire.name.value,
         version: wire.version.value,
         description: wire.description,
+        // The including file's choice wins over its includes'.
+        input_block: wire.input_block.or(input_block),
         input,
         output,
         tests,

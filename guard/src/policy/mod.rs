@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 pub use error::PolicyError;
 pub use wire::{DetectorType, InjectionCheck, LengthUnit, PiiEntity, SecretKind, ValidatorKind};
-pub use wire::{OnError, StreamMode, ToxicityLabels};
+pub use wire::{InputBlockResponse, OnError, StreamMode, ToxicityLabels};
 
 use crate::types::{Action, Direction, Severity, Verdict};
 
@@ -33,6 +33,7 @@ pub struct Policy {
     name: String,
     version: String,
     description: Option<String>,
+    input_block: Option<InputBlockResponse>,
     hash: String,
     input: Vec<Rule>,
     output: Vec<Rule>,
@@ -191,10 +192,23 @@ pub struct TestCase {
     pub location: SourceLocation,
 }
 
+/// The validated parts of a policy file, its includes composed.
+pub(crate) struct Parts {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) description: Option<String>,
+    pub(crate) input_block: Option<InputBlockResponse>,
+    pub(crate) input: Vec<Rule>,
+    pub(crate) output: Vec<Rule>,
+    pub(crate) tests: Vec<TestCase>,
+}
+
 #[derive(Serialize)]
 struct Canonical<'a> {
     name: &'a str,
     version: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input_block: Option<InputBlockResponse>,
     input: &'a [Rule],
     output: &'a [Rule],
 }
@@ -211,35 +225,31 @@ impl Policy {
         convert::load_str(src, origin)
     }
 
-    pub(crate) fn assemble(
-        name: String,
-        version: String,
-        description: Option<String>,
-        input: Vec<Rule>,
-        output: Vec<Rule>,
-        tests: Vec<TestCase>,
-        origin: String,
-    ) -> Policy {
-        let canonical = Canonical {
-            name: &name,
-            version: &version,
-            input: &input,
-            output: &output,
-        };
-        // Serialising plain data to a string cannot fail; fall back to an empty form if it did.
-        let json = serde_json::to_string(&canonical).unwrap_or_default();
-        let digest = Sha256::digest(json.as_bytes());
-        let hash = digest.iter().map(|b| format!("{b:02x}")).collect();
-        Policy {
+    pub(crate) fn assemble(parts: Parts, origin: String) -> Policy {
+        let Parts {
             name,
             version,
             description,
-            hash,
+            input_block,
+            input,
+            output,
+            tests,
+        } = parts;
+        let mut policy = Policy {
+            name,
+            version,
+            description,
+            input_block,
+            hash: String::new(),
             input,
             output,
             tests,
             origin,
-        }
+        };
+        // Serialising plain data to a string cannot fail; an empty form is hashed if it did.
+        let digest = Sha256::digest(policy.canonical_json().as_bytes());
+        policy.hash = digest.iter().map(|b| format!("{b:02x}")).collect();
+        policy
     }
 
     /// The policy's name.
@@ -250,6 +260,12 @@ impl Policy {
     /// The policy's version string.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// How a server answers a request whose input this policy blocks, when the policy says
+    /// (`input_block:`); `None` leaves it to the server's configuration.
+    pub fn input_block_response(&self) -> Option<InputBlockResponse> {
+        self.input_block
     }
 
     /// The policy's description, if any.
@@ -294,6 +310,7 @@ impl Policy {
         serde_json::to_string(&Canonical {
             name: &self.name,
             version: &self.version,
+            input_block: self.input_block,
             input: &self.input,
             output: &self.output,
         })

@@ -24,6 +24,11 @@ pub struct PolicyWire {
     /// Free text for humans.
     #[serde(default)]
     pub description: Option<String>,
+    /// How an OpenAI-compatible server answers a request whose input is blocked: like OpenAI,
+    /// a normal response with `finish_reason: content_filter` (default), or a typed HTTP 400
+    /// error. Unset: the server's configuration decides.
+    #[serde(default)]
+    pub input_block: Option<InputBlockResponse>,
     /// Other policy files (paths relative to this one) whose rules come before this file's rules.
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
@@ -199,6 +204,16 @@ pub enum OnError {
     Block,
     /// Fail open: let the text pass unchecked.
     Allow,
+}
+
+/// How a blocked input is answered by a server (`input_block:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputBlockResponse {
+    /// A normal completion with `finish_reason: content_filter` and the rule's message.
+    ContentFilter,
+    /// HTTP 400 with a typed error carrying the rule's message.
+    Error,
 }
 
 /// How an output `toxicity` rule treats streamed text.
