@@ -4,7 +4,7 @@
 //! with `text` only when something was redacted (offsets are bytes of the original text), or
 //! `{"line": N, "error": "..."}` for a line that cannot be read.
 
-use crate::{Direction, Guard, Verdict};
+use crate::{Direction, Finding, Guard, Verdict};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -28,6 +28,19 @@ pub struct ScanLine {
     pub ok: bool,
 }
 
+/// One finding as JSON: `{"rule", "kind", "action", "start", "end", "score"}`, the score
+/// rounded to four decimals. The shape of findings in every JSON output of the CLI.
+pub fn finding_json(f: &Finding) -> Value {
+    json!({
+        "rule": &*f.rule_id,
+        "kind": &*f.kind,
+        "action": f.action.as_str(),
+        "start": f.start,
+        "end": f.end,
+        "score": round(f.score),
+    })
+}
+
 /// Checks one input line (`number` is 1-based, for the error object), with or without its
 /// trailing `\r`. Never panics, whatever the bytes.
 pub fn scan_line(guard: &Guard, direction: Direction, number: usize, line: &[u8]) -> ScanLine {
@@ -39,20 +52,7 @@ pub fn scan_line(guard: &Guard, direction: Direction, number: usize, line: &[u8]
     match parsed {
         Ok(record) => {
             let d = guard.check(direction, &record.text);
-            let findings: Vec<Value> = d
-                .findings
-                .iter()
-                .map(|f| {
-                    json!({
-                        "rule": &*f.rule_id,
-                        "kind": &*f.kind,
-                        "action": f.action.as_str(),
-                        "start": f.start,
-                        "end": f.end,
-                        "score": round(f.score),
-                    })
-                })
-                .collect();
+            let findings: Vec<Value> = d.findings.iter().map(finding_json).collect();
             let mut out = json!({
                 "id": record.id,
                 "verdict": d.verdict.as_str(),

@@ -10,6 +10,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use palisade::assets::{AssetCache, SMOLLM2_135M_INSTRUCT};
 use palisade::guard::Policy;
+use palisade::guard::scan::finding_json;
 use palisade::inference::{ChatMessage, Engine, GenerationParams, LoadOptions, Role};
 use palisade::observability::{install_trace_layer, read_telemetry_config, start_telemetry};
 use palisade::{ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, Palisade};
@@ -289,20 +290,7 @@ fn event_json(event: &ChatEvent) -> serde_json::Value {
 }
 
 fn guard_json(decision: &GuardEvent) -> serde_json::Value {
-    let findings: Vec<_> = decision
-        .findings
-        .iter()
-        .map(|f| {
-            json!({
-                "rule": &*f.rule_id,
-                "kind": &*f.kind,
-                "action": f.action.as_str(),
-                "start": f.start,
-                "end": f.end,
-                "score": f.score,
-            })
-        })
-        .collect();
+    let findings: Vec<_> = decision.findings.iter().map(finding_json).collect();
     json!({
         "type": "guard",
         "direction": decision.direction.as_str(),
