@@ -333,30 +333,17 @@ impl Run {
     fn record(&mut self, outcome: Outcome, sink: &dyn TelemetrySink) {
         let total = self.started.elapsed();
         let record = RequestRecord {
-            model: self.model.clone(),
-            policy_hash: self.guard.policy().hash().to_string(),
-            outcome,
             prompt_tokens: self.prompt_tokens as u64,
             completion_tokens: self.completion_tokens.max(self.deltas) as u64,
             time_to_first_token: self.first_token.map(|t| t - self.started),
             decode: self.first_token.map(|t| t.elapsed()).unwrap_or_default(),
             total,
             guard: self.guard_time,
-            mean_logprob: None,
-            mean_entropy: None,
             rule_hits: std::mem::take(&mut self.hits),
-            max_entropy: None,
-            low_confidence_fraction: None,
-            repetition: None,
-            ungrounded_numbers: None,
-            min_logprob: None,
-            longest_low_confidence_run: None,
-            ungrounded_dates: None,
-            ungrounded_entities: None,
-            hallucination_risk: None,
             stream_holdback_bytes: (self.deltas > 0)
                 .then(|| u32::try_from(self.holdback_max_bytes).unwrap_or(u32::MAX)),
             detectors: detector_reports(&self.costs),
+            ..RequestRecord::new(self.model.clone(), self.guard.policy().hash(), outcome)
         };
         sink.record_request(&record);
     }

@@ -152,6 +152,39 @@ pub struct RequestRecord {
     pub detectors: Vec<DetectorReport>,
 }
 
+impl RequestRecord {
+    /// A record of a request to `model` under the policy `policy_hash` that ended with
+    /// `outcome`: no tokens, zero durations, no rule hits, no signals and no detector reports.
+    /// Set what the caller measured with struct update syntax.
+    pub fn new(model: impl Into<String>, policy_hash: impl Into<String>, outcome: Outcome) -> Self {
+        RequestRecord {
+            model: model.into(),
+            policy_hash: policy_hash.into(),
+            outcome,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            time_to_first_token: None,
+            decode: Duration::ZERO,
+            total: Duration::ZERO,
+            guard: Duration::ZERO,
+            mean_logprob: None,
+            mean_entropy: None,
+            rule_hits: Vec::new(),
+            max_entropy: None,
+            low_confidence_fraction: None,
+            repetition: None,
+            ungrounded_numbers: None,
+            min_logprob: None,
+            longest_low_confidence_run: None,
+            ungrounded_dates: None,
+            ungrounded_entities: None,
+            hallucination_risk: None,
+            stream_holdback_bytes: None,
+            detectors: Vec::new(),
+        }
+    }
+}
+
 /// What one guard detector cost in one request. `detector` is a detector
 /// name from the loaded policy (e.g. `pii`, `keywords`), never text.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

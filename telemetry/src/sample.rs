@@ -185,9 +185,6 @@ mod tests {
 
     pub(crate) fn record() -> RequestRecord {
         RequestRecord {
-            model: "m".into(),
-            policy_hash: "h".into(),
-            outcome: Outcome::Completed,
             prompt_tokens: 10,
             completion_tokens: 5,
             time_to_first_token: Some(Duration::from_millis(3)),
@@ -196,16 +193,6 @@ mod tests {
             guard: Duration::from_micros(40),
             mean_logprob: Some(-0.5),
             mean_entropy: Some(f32::NAN),
-            rule_hits: vec![],
-            max_entropy: None,
-            low_confidence_fraction: None,
-            repetition: None,
-            ungrounded_numbers: None,
-            min_logprob: None,
-            longest_low_confidence_run: None,
-            ungrounded_dates: None,
-            ungrounded_entities: None,
-            hallucination_risk: None,
             stream_holdback_bytes: Some(12),
             detectors: vec![DetectorReport {
                 direction: Direction::Input,
@@ -213,6 +200,7 @@ mod tests {
                 elapsed: Duration::from_micros(30),
                 errors: 1,
             }],
+            ..RequestRecord::new("m", "h", Outcome::Completed)
         }
     }
 

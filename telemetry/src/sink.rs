@@ -93,29 +93,14 @@ mod tests {
 
     fn record(outcome: Outcome, hits: Vec<RuleHit>) -> RequestRecord {
         RequestRecord {
-            model: "m".into(),
-            policy_hash: "h".into(),
-            outcome,
             prompt_tokens: 10,
             completion_tokens: 5,
             time_to_first_token: Some(Duration::from_millis(3)),
             decode: Duration::from_millis(7),
             total: Duration::from_millis(12),
             guard: Duration::from_micros(40),
-            mean_logprob: None,
-            mean_entropy: None,
             rule_hits: hits,
-            max_entropy: None,
-            low_confidence_fraction: None,
-            repetition: None,
-            ungrounded_numbers: None,
-            min_logprob: None,
-            longest_low_confidence_run: None,
-            ungrounded_dates: None,
-            ungrounded_entities: None,
-            hallucination_risk: None,
-            stream_holdback_bytes: None,
-            detectors: Vec::new(),
+            ..RequestRecord::new("m", "h", outcome)
         }
     }
 
