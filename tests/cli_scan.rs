@@ -80,6 +80,29 @@ fn verdicts_findings_and_offsets() {
 }
 
 #[test]
+fn an_overlong_line_is_refused_in_place_without_stopping_the_rest() {
+    let long = format!("{{\"id\": 2, \"text\": \"{}\"}}", "a".repeat(5000));
+    let input =
+        format!("{{\"id\": 1, \"text\": \"ok\"}}\n{long}\n{{\"id\": 3, \"text\": \"fine\"}}");
+    let (code, out, _) = scan(&["--max-line-bytes", "1024", "-"], &input);
+    assert_eq!(code, 2);
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(out[0]["id"], 1);
+    assert_eq!(out[1]["line"], 2);
+    let error = out[1]["error"].as_str().expect("error");
+    let size = format!("{} bytes", long.len());
+    assert!(
+        error.contains(&size) && error.contains("--max-line-bytes"),
+        "{error}"
+    );
+    assert_eq!(out[2]["id"], 3, "a last line without a newline is read too");
+    // The same line is fine under the default limit.
+    let (code, out, _) = scan(&["-"], &input);
+    assert_eq!(code, 0);
+    assert_eq!(out[1]["id"], 2);
+}
+
+#[test]
 fn malformed_lines_are_reported_in_place_and_exit_2() {
     let input =
         "{\"id\": 1, \"text\": \"ok\"}\nnot json\n{\"id\": 2}\n{\"id\": 3, \"text\": \"fine\"}\n";

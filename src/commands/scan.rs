@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use palisade::guard::scan::scan_line;
+use palisade::guard::scan::{ScanLine, scan_line};
 use palisade::guard::{Direction, Policy};
 use rayon::prelude::*;
 
@@ -49,6 +49,51 @@ pub struct ScanArgs {
     /// Records checked in parallel per batch (bounds memory).
     #[arg(long, default_value_t = 4096, hide = true)]
     pub batch: usize,
+    /// Longest input line accepted; a longer one is answered with an error in
+    /// its place, without being held in memory.
+    #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
+    pub max_line_bytes: usize,
+}
+
+/// One input line, or the length of one that was over the limit.
+enum Line {
+    Read(Vec<u8>),
+    TooLong(usize),
+}
+
+/// Reads the next line (without its `\n`), keeping at most `max` bytes of it in memory: a longer
+/// line is consumed to its end and reported by its length. `None` at the end of the input.
+fn read_line(reader: &mut impl BufRead, max: usize) -> std::io::Result<Option<Line>> {
+    let mut line = Vec::new();
+    let mut total = 0usize;
+    loop {
+        let buf = reader.fill_buf()?;
+        if buf.is_empty() {
+            return Ok((total > 0).then(|| finish(line, total, max)));
+        }
+        let (take, done) = match memchr::memchr(b'\n', buf) {
+            Some(i) => (i, true),
+            None => (buf.len(), false),
+        };
+        if total + take <= max {
+            line.extend_from_slice(&buf[..take]);
+        } else {
+            line = Vec::new();
+        }
+        total += take;
+        reader.consume(take + usize::from(done));
+        if done {
+            return Ok(Some(finish(line, total, max)));
+        }
+    }
+}
+
+fn finish(line: Vec<u8>, total: usize, max: usize) -> Line {
+    if total > max {
+        Line::TooLong(total)
+    } else {
+        Line::Read(line)
+    }
 }
 
 /// Loads `path`, or the embedded default policy.
@@ -60,6 +105,16 @@ pub fn load_policy(path: Option<&PathBuf>) -> anyhow::Result<Policy> {
             palisade::DEFAULT_POLICY_ORIGIN,
         )?,
     })
+}
+
+fn too_long(number: usize, len: usize, max: usize) -> ScanLine {
+    let error = format!(
+        "line is {len} bytes, over the limit of {max} (raise it with --max-line-bytes, or split the record)"
+    );
+    ScanLine {
+        json: serde_json::json!({"line": number, "error": error}).to_string(),
+        ok: false,
+    }
 }
 
 /// Runs `palisade scan`.
@@ -77,20 +132,16 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let stdout = std::io::stdout().lock();
     let mut out = BufWriter::with_capacity(1 << 16, stdout);
     let batch = args.batch.max(1);
-    let mut lines: Vec<Vec<u8>> = Vec::with_capacity(batch);
+    let mut lines: Vec<Line> = Vec::with_capacity(batch);
     let mut number = 0usize;
     let mut failed = false;
     loop {
         lines.clear();
         for _ in 0..batch {
-            let mut line = Vec::new();
-            if reader.read_until(b'\n', &mut line)? == 0 {
-                break;
+            match read_line(&mut reader, args.max_line_bytes)? {
+                Some(line) => lines.push(line),
+                None => break,
             }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            lines.push(line);
         }
         if lines.is_empty() {
             break;
@@ -100,7 +151,10 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
         let results: Vec<_> = lines
             .par_iter()
             .enumerate()
-            .map(|(i, line)| scan_line(&guard, direction, first + i, line))
+            .map(|(i, line)| match line {
+                Line::Read(bytes) => scan_line(&guard, direction, first + i, bytes),
+                Line::TooLong(len) => too_long(first + i, *len, args.max_line_bytes),
+            })
             .collect();
         for result in results {
             failed |= !result.ok;
