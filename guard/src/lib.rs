@@ -47,6 +47,7 @@ pub mod normalize;
 pub mod policy;
 pub mod scan;
 mod stream;
+mod tally;
 pub mod testing;
 #[cfg(feature = "onnx")]
 pub mod toxicity;

@@ -1,10 +1,7 @@
 //! The streaming output guard.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use crate::detector::runtime_failures;
 use crate::engine::{Core, LateRule};
+use crate::tally::Tally;
 use crate::types::{Action, BlockInfo, DetectorCost, Finding};
 use crate::vault::RedactionVault;
 
@@ -34,7 +31,7 @@ pub struct OutputStream {
     late: Vec<LateRule>,
     late_blocked: bool,
     /// Time and run-time failures per late check, when measuring.
-    late_costs: Option<Vec<(Duration, u64)>>,
+    late_costs: Option<Vec<Tally>>,
 }
 
 impl std::fmt::Debug for Core {
@@ -57,10 +54,11 @@ impl OutputStream {
     }
 
     /// Measures each detector's time and run-time failures from now on (see
-    /// [`OutputStream::costs`]); costs a few tens of nanoseconds per detector and push.
+    /// [`OutputStream::costs`]). On the default policy this adds about 0.3 µs per pushed token
+    /// (1.27 → 1.58 µs, `cargo bench -p palisade-guard --bench guard -- stream_default`).
     pub fn measured(mut self) -> Self {
         self.core.measure();
-        self.late_costs = Some(vec![(Duration::ZERO, 0); self.late.len()]);
+        self.late_costs = Some(vec![Tally::default(); self.late.len()]);
         self
     }
 
@@ -68,14 +66,7 @@ impl OutputStream {
     pub fn costs(&self) -> Vec<DetectorCost> {
         let mut costs = self.core.costs();
         if let Some(late) = &self.late_costs {
-            costs.extend(self.late.iter().zip(late).map(|(l, &(elapsed, failures))| {
-                DetectorCost {
-                    rule_id: l.rule.id.clone(),
-                    detector: Arc::from(l.rule.detector.type_name()),
-                    elapsed,
-                    failures: u32::try_from(failures).unwrap_or(u32::MAX),
-                }
-            }));
+            costs.extend(self.late.iter().zip(late).map(|(l, t)| t.report(&l.rule)));
         }
         costs
     }
@@ -115,19 +106,17 @@ impl OutputStream {
     /// Hands the released text to the late checks; a late block withholds the chunk's text.
     fn judge_late(&mut self, chunk: &mut StreamChunk, at_end: bool) {
         for (i, late) in self.late.iter_mut().enumerate() {
-            let started = Instant::now();
-            let failures = runtime_failures();
-            let mut verdict = None;
-            if !chunk.text.is_empty() {
-                verdict = late.check.push(&chunk.text);
-            }
-            if verdict.is_none() && at_end {
-                verdict = late.check.finish();
-            }
-            if let Some(cost) = self.late_costs.as_mut().and_then(|c| c.get_mut(i)) {
-                cost.0 += started.elapsed();
-                cost.1 += runtime_failures().wrapping_sub(failures);
-            }
+            let tally = self.late_costs.as_mut().and_then(|c| c.get_mut(i));
+            let verdict = Tally::measure(tally, || {
+                let mut verdict = None;
+                if !chunk.text.is_empty() {
+                    verdict = late.check.push(&chunk.text);
+                }
+                if verdict.is_none() && at_end {
+                    verdict = late.check.finish();
+                }
+                verdict
+            });
             let Some(c) = verdict else { continue };
             if c.score <= 0.0 || c.score < late.rule.threshold {
                 continue;

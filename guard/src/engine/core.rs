@@ -7,7 +7,6 @@
 //! exactly what a whole-text check returns, whatever the chunking.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use regex_automata::hybrid::dfa::Cache;
 use unicode_normalization::char::canonical_combining_class;
@@ -18,6 +17,7 @@ use crate::detector::restore::RestoreDetector;
 use crate::detector::{CONTEXT_CHARS, Candidate, Detector, LateCheck};
 use crate::normalize::{View, ViewKind, complete_prefix, is_invisible};
 use crate::policy::Rule;
+use crate::tally::Tally;
 use crate::types::{Action, BlockInfo, DetectorCost, Direction, Finding};
 use crate::vault::RedactionVault;
 
@@ -93,7 +93,7 @@ pub(crate) struct Core {
     vault: RedactionVault,
     blocked: bool,
     /// Time and failures per scanner, when measuring.
-    costs: Option<Vec<(Duration, u64)>>,
+    costs: Option<Vec<Tally>>,
 }
 
 impl Core {
@@ -158,8 +158,7 @@ impl Core {
     /// Measures the time and run-time failures of every detector from now on.
     pub(crate) fn measure(&mut self) {
         let n = self.slots.len();
-        self.costs
-            .get_or_insert_with(|| vec![(Duration::ZERO, 0); n]);
+        self.costs.get_or_insert_with(|| vec![Tally::default(); n]);
     }
 
     /// What each detector cost so far (empty unless measuring).
@@ -173,15 +172,7 @@ impl Core {
             .zip(costs)
             .zip(&self.slots)
             .filter(|(_, slot)| !slot.late)
-            .filter_map(|((scanner, &(elapsed, failures)), _)| {
-                let rule = side.rules.get(scanner.rule)?;
-                Some(DetectorCost {
-                    rule_id: rule.id.clone(),
-                    detector: Arc::from(rule.detector.type_name()),
-                    elapsed,
-                    failures: u32::try_from(failures).unwrap_or(u32::MAX),
-                })
-            })
+            .filter_map(|((scanner, tally), _)| Some(tally.report(side.rules.get(scanner.rule)?)))
             .collect()
     }
 
@@ -253,16 +244,10 @@ impl Core {
             let view = view_of(&mut views, window, det.view());
             let mut commits = Vec::new();
             let slot = &mut self.slots[i];
-            let measured = self
-                .costs
-                .as_ref()
-                .map(|_| (Instant::now(), crate::detector::runtime_failures()));
-            scan_one(det, view, base, complete, at_end, slot, &mut commits);
-            if let (Some(costs), Some((started, failures))) = (&mut self.costs, measured) {
-                let cost = &mut costs[i];
-                cost.0 += started.elapsed();
-                cost.1 += crate::detector::runtime_failures().wrapping_sub(failures);
-            }
+            let tally = self.costs.as_mut().and_then(|c| c.get_mut(i));
+            Tally::measure(tally, || {
+                scan_one(det, view, base, complete, at_end, slot, &mut commits);
+            });
             for (c, s, e) in commits {
                 self.commit(scanner.rule, det, &scanner.labels, c, s, e);
             }

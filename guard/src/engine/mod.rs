@@ -136,7 +136,7 @@ impl Guard {
     }
 
     /// [`Guard::check_with_vault`], also measuring each detector's time and run-time failures
-    /// into [`Decision::costs`] (a few tens of nanoseconds per detector).
+    /// into [`Decision::costs`] (two clock reads per detector).
     pub fn check_measured(
         &self,
         direction: Direction,
