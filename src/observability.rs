@@ -75,11 +75,7 @@ fn parse_wire(text: &str, path: &Path) -> Result<TelemetryWire, TelemetrySetupEr
         return Ok(TelemetryWire::default());
     }
     serde_saphyr::from_str(text).map_err(|e| {
-        let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-        let mut message = e.without_snippet().to_string();
-        if let Some(i) = message.rfind(" at line ") {
-            message.truncate(i);
-        }
+        let (line, column, message) = palisade_guard::policy::yaml_error_parts(&e);
         TelemetrySetupError::Syntax {
             path: path.to_owned(),
             line,

@@ -150,12 +150,19 @@ fn convert_test(i: usize, t: TestCaseWire, file: &Arc<str>) -> TestCase {
     }
 }
 
-fn yaml_error(file: &str, e: &serde_saphyr::Error) -> PolicyError {
+/// The 1-based line and column of a YAML error (`(0, 0)` when unknown) and its message without
+/// the parser's location suffix, for errors written as `file:line:column: message`.
+pub fn yaml_error_parts(e: &serde_saphyr::Error) -> (u64, u64, String) {
     let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
     let mut message = e.without_snippet().to_string();
     if let Some(i) = message.rfind(" at line ") {
         message.truncate(i);
     }
+    (line, column, message)
+}
+
+fn yaml_error(file: &str, e: &serde_saphyr::Error) -> PolicyError {
+    let (line, column, message) = yaml_error_parts(e);
     PolicyError::Invalid {
         file: file.to_owned(),
         line,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use convert::yaml_error_parts;
 pub use error::PolicyError;
 pub use wire::{DetectorType, InjectionCheck, LengthUnit, PiiEntity, SecretKind, ValidatorKind};
 pub use wire::{InputBlockResponse, OnError, StreamMode, ToxicityLabels};
