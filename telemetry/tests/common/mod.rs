@@ -395,32 +395,18 @@ pub fn completed() -> RequestRecord {
 
 /// A request refused by the input guard.
 pub fn blocked() -> RequestRecord {
+    let done = completed();
     RequestRecord {
-        outcome: Outcome::BlockedInput,
-        prompt_tokens: 0,
-        completion_tokens: 0,
-        time_to_first_token: None,
-        decode: Duration::ZERO,
         total: Duration::from_micros(200),
-        mean_logprob: None,
-        mean_entropy: None,
-        max_entropy: None,
-        low_confidence_fraction: None,
-        repetition: None,
-        ungrounded_numbers: None,
-        min_logprob: None,
-        longest_low_confidence_run: None,
-        ungrounded_dates: None,
-        ungrounded_entities: None,
-        hallucination_risk: None,
-        stream_holdback_bytes: None,
+        guard: done.guard,
+        detectors: done.detectors,
         rule_hits: vec![RuleHit {
             direction: Direction::Input,
             rule_id: "no-secrets".into(),
             kind: "secret.aws_access_key_id".into(),
             action: RuleAction::Block,
         }],
-        ..completed()
+        ..RequestRecord::new(done.model, done.policy_hash, Outcome::BlockedInput)
     }
 }
 
