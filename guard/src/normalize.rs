@@ -13,8 +13,8 @@
 
 use std::borrow::Cow;
 
-use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::canonical_combining_class;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 use crate::homoglyph;
 
@@ -193,14 +193,18 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
             orig: to_u32(pos),
             verbatim: false,
         });
-        buf.clear();
-        fold_segment(&orig[pos..end], &mut buf);
-        if lower {
-            for c in buf.chars() {
-                text.extend(c.to_lowercase());
+        let seg = &orig[pos..end];
+        match single_stable_char(seg) {
+            // One character that NFKC leaves alone (most accented letters, punctuation, emoji):
+            // no decomposition machinery needed.
+            Some(c) => push_char(&mut text, homoglyph::fold(c), lower),
+            None => {
+                buf.clear();
+                fold_segment(seg, &mut buf);
+                for c in buf.chars() {
+                    push_char(&mut text, c, lower);
+                }
             }
-        } else {
-            text.push_str(&buf);
         }
         pos = end;
     }
@@ -214,6 +218,34 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
         map: Some(map),
         orig_len: orig.len(),
     }
+}
+
+/// The segment's only character, when it is visible and already in NFKC.
+fn single_stable_char(seg: &str) -> Option<char> {
+    let mut chars = seg.chars();
+    let c = chars.next()?;
+    let stable = chars.next().is_none()
+        && !is_invisible(c)
+        && is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes;
+    stable.then_some(c)
+}
+
+/// Appends `c`, lower-cased when `lower` is set. Characters that are not alphabetic, or already
+/// lower case, have no lower-case mapping (checked for every character by a test), which spares
+/// the mapping table's search for most of them.
+fn push_char(text: &mut String, c: char, lower: bool) {
+    if !lower || c.is_ascii_lowercase() || (!c.is_ascii() && !lowers_to_other(c)) {
+        text.push(c);
+    } else if c.is_ascii() {
+        text.push(c.to_ascii_lowercase());
+    } else {
+        text.extend(c.to_lowercase());
+    }
+}
+
+/// Whether lower-casing `c` (non-ASCII) may change it.
+fn lowers_to_other(c: char) -> bool {
+    c.is_alphabetic() && !c.is_lowercase()
 }
 
 /// The length of the run of ASCII bytes at the start of `bytes`.
@@ -382,6 +414,33 @@ mod tests {
         let v = View::build(orig, ViewKind::Folded);
         assert_eq!(v.text(), "caf\u{E9}!");
         assert_eq!(v.to_view(orig.len() - 1), v.text().len() - 1);
+    }
+
+    #[test]
+    fn the_lower_case_shortcut_holds_for_every_char() {
+        for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
+            if !lowers_to_other(c) {
+                assert!(
+                    c.to_lowercase().eq(std::iter::once(c)),
+                    "U+{:04X} lower-cases to something else",
+                    c as u32
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_single_char_shortcut_matches_the_full_fold_for_every_char() {
+        let mut slow = String::new();
+        for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
+            let seg = c.to_string();
+            if let Some(fast) = single_stable_char(&seg) {
+                slow.clear();
+                fold_segment(&seg, &mut slow);
+                let fast = homoglyph::fold(fast).to_string();
+                assert_eq!(fast, slow, "U+{:04X}", c as u32);
+            }
+        }
     }
 
     #[test]

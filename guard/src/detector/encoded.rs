@@ -13,8 +13,21 @@ const MIN_RUN: usize = 16;
 /// Runs are decoded up to this many bytes; a longer run is checked on its first `MAX_RUN` bytes.
 const MAX_RUN: usize = 8192;
 
+/// Bytes that may appear in a base64 (either alphabet) or hex run, as a lookup table: this test
+/// runs on every byte of every text.
+const RUN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'_' | b'-');
+        b += 1;
+    }
+    table
+};
+
 fn is_run_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'_' | b'-')
+    RUN_BYTES[usize::from(b)]
 }
 
 /// Decodes base64 (standard or URL-safe alphabet, padding optional); `None` if malformed.

@@ -127,6 +127,26 @@ pub(crate) fn phrase_patterns() -> Vec<String> {
 
 const INVISIBLE: &str = "[\u{00AD}\u{180E}\u{200B}-\u{200F}\u{202A}-\u{202E}\u{2060}-\u{2064}\u{2066}-\u{2069}\u{FEFF}\u{E0000}-\u{E007F}]{1,256}";
 
+/// Whether `c` is in [`INVISIBLE`]'s class.
+fn is_smuggling_char(c: char) -> bool {
+    matches!(c, '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{E0000}'..='\u{E007F}')
+}
+
+/// The first character of [`INVISIBLE`]'s class at or after `from`: where a run can start.
+/// ASCII text is skipped a word at a time, so ordinary text costs next to nothing.
+fn first_smuggling_char(hay: &str, from: usize) -> Option<usize> {
+    let mut pos = from;
+    loop {
+        pos += crate::normalize::ascii_run(hay.as_bytes().get(pos..)?);
+        let c = hay.get(pos..)?.chars().next()?;
+        if is_smuggling_char(c) {
+            return Some(pos);
+        }
+        pos += c.len_utf8();
+    }
+}
+
 fn invisible(h: &str, s: usize, e: usize) -> Outcome {
     let run = &h[s..e];
     let mut score: f32 = 0.0;
@@ -224,7 +244,7 @@ pub fn build(checks: &[InjectionCheck]) -> Result<Vec<Box<dyn Detector>>, String
                 ViewKind::Original,
                 false,
             )?
-            .non_ascii_start(),
+            .with_start_hint(first_smuggling_char),
         ));
     }
     Ok(out)
@@ -234,6 +254,19 @@ pub fn build(checks: &[InjectionCheck]) -> Result<Vec<Box<dyn Detector>>, String
 mod tests {
     use super::*;
     use crate::normalize::View;
+
+    #[test]
+    fn the_start_hint_agrees_with_the_invisible_class_on_every_char() {
+        let class = Regex::new(&format!("^{}$", INVISIBLE.trim_end_matches("{1,256}")))
+            .expect("class compiles");
+        let mut buf = [0u8; 4];
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            let in_class = class.is_match(&*c.encode_utf8(&mut buf));
+            assert_eq!(is_smuggling_char(c), in_class, "U+{:04X}", c as u32);
+        }
+        assert_eq!(first_smuggling_char("abc é\u{200B}x", 0), Some(6));
+        assert_eq!(first_smuggling_char("abc é x", 0), None);
+    }
 
     fn found(text: &str) -> Vec<String> {
         let all = [

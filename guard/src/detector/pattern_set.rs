@@ -75,6 +75,11 @@ impl PatternDef {
 /// entities one by one.
 const LAZY_DFA_CACHE_BYTES: usize = 16 << 20;
 
+/// Finds the first position at or after `from` where a match of a set may start (`None`: no
+/// match can start in `hay[from..]`). It must never skip a possible start: the set's findings
+/// are then the same as without it, only found sooner.
+pub type StartHint = fn(hay: &str, from: usize) -> Option<usize>;
+
 /// Several patterns compiled into one leftmost-first automaton.
 pub struct PatternSet {
     kinds: Vec<Arc<str>>,
@@ -83,7 +88,7 @@ pub struct PatternSet {
     liveness: Liveness,
     view: ViewKind,
     max_len: usize,
-    non_ascii_start: bool,
+    start_hint: Option<StartHint>,
 }
 
 impl fmt::Debug for PatternSet {
@@ -127,13 +132,13 @@ impl PatternSet {
             liveness,
             view,
             max_len,
-            non_ascii_start: false,
+            start_hint: None,
         })
     }
 
-    /// Declares that every match starts with a non-ASCII character, so searches skip ASCII text.
-    pub fn non_ascii_start(mut self) -> Self {
-        self.non_ascii_start = true;
+    /// Skips text where no match can start before running the automaton (see [`StartHint`]).
+    pub fn with_start_hint(mut self, hint: StartHint) -> Self {
+        self.start_hint = Some(hint);
         self
     }
 }
@@ -155,14 +160,9 @@ impl Detector for PatternSet {
         if from > hay.len() {
             return None;
         }
-        let from = if self.non_ascii_start {
-            let skip = crate::normalize::ascii_run(&hay.as_bytes()[from..]);
-            if from + skip == hay.len() {
-                return None;
-            }
-            from + skip
-        } else {
-            from
+        let from = match self.start_hint {
+            Some(hint) => hint(hay, from)?,
+            None => from,
         };
         let m = self.regex.find(Input::new(hay).range(from..))?;
         let (kind, validate) = self.defs.get(m.pattern().as_usize())?;
