@@ -156,16 +156,56 @@ pub fn greedy(
     ids[prompt.len()..].to_vec()
 }
 
-/// Renders one user message "hi there" with `engine`'s chat template, checks it is ChatML,
-/// and returns the prompt and its token ids.
-pub fn chatml_hi_there(engine: &palisade_inference::Engine) -> (String, Vec<u32>) {
+/// Renders one user message "hi there" with `engine`'s chat template, checks it is `rendered`
+/// and that every turn marker (`<...>`) is one special token (id 256 or more, after the byte
+/// tokens), and returns the prompt and its token ids.
+pub fn hi_there(engine: &palisade_inference::Engine, rendered: &str) -> (String, Vec<u32>) {
     let prompt = engine
         .render_chat(&[palisade_inference::ChatMessage::user("hi there")], true)
         .expect("renders");
-    assert_eq!(
-        prompt,
-        "<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n"
-    );
+    assert_eq!(prompt, rendered);
     let ids = engine.encode_prompt(&prompt).expect("tokenizes");
+    assert_eq!(
+        ids.iter().filter(|&&id| id >= 256).count(),
+        rendered.matches('<').count(),
+        "every turn marker is one special token: {ids:?}"
+    );
     (prompt, ids)
+}
+
+/// [`hi_there`] for a ChatML template.
+pub fn chatml_hi_there(engine: &palisade_inference::Engine) -> (String, Vec<u32>) {
+    hi_there(
+        engine,
+        "<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n",
+    )
+}
+
+/// Next-token logits of `ids` computed by candle's model alone, from position 0 with an
+/// empty cache.
+pub type Reference = Box<dyn FnMut(&[u32]) -> Vec<f32>>;
+
+/// Wraps a candle model into a [`Reference`]; `step` runs one uncached forward pass (its
+/// output holds the vocabulary's logits in any shape: `(1, vocab)` or `(1, 1, vocab)`).
+pub fn uncached<M: 'static>(
+    mut model: M,
+    mut step: impl FnMut(&mut M, &Tensor) -> candle_core::Result<Tensor> + 'static,
+) -> Reference {
+    Box::new(move |ids| {
+        Tensor::new(ids, &Device::Cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .and_then(|x| step(&mut model, &x))
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1())
+            .expect("reference forward")
+    })
+}
+
+/// The largest absolute difference between two logit vectors of the same length.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "logit vectors differ in length");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
 }
