@@ -8,8 +8,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use candle_core::quantized::{GgmlDType, gguf_file};
 use candle_core::Device;
+use candle_core::quantized::{GgmlDType, gguf_file};
 use candle_transformers::models::{quantized_phi3, quantized_qwen2, quantized_qwen3};
 use common::tiny::{Reference, TinyGguf, byte_tokenizer, greedy, max_abs_diff, uncached};
 use palisade_inference::{
@@ -82,7 +82,10 @@ fn vocab(family: &Family) -> usize {
 fn common_parts(g: &mut TinyGguf, family: &Family) {
     let a = family.arch;
     g.u32(&format!("{a}.attention.head_count"), HEADS as u32)
-        .u32(&format!("{a}.attention.head_count_kv"), kv_heads(family) as u32)
+        .u32(
+            &format!("{a}.attention.head_count_kv"),
+            kv_heads(family) as u32,
+        )
         .u32(&format!("{a}.embedding_length"), HIDDEN as u32)
         .u32(&format!("{a}.block_count"), LAYERS as u32)
         .u32(&format!("{a}.feed_forward_length"), FFN as u32)
@@ -309,7 +312,11 @@ fn generates_like_candle(family: &Family) {
 
     // Context: a prompt filling the window is refused before any compute; one token less
     // leaves exactly one position.
-    let long = "x".repeat(family.context - usize::from(engine_bos(&engine)));
+    // Varied letters (one token each): a window that is one position off changes the output,
+    // which it would not over identical tokens.
+    let long: String = (0..family.context - usize::from(engine_bos(&engine)))
+        .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+        .collect();
     let err = match engine.generate(&long, &GenerationParams::greedy(4)) {
         Err(e) => e,
         Ok(_) => panic!("{}: a full-window prompt must be refused", family.arch),
@@ -331,6 +338,47 @@ fn generates_like_candle(family: &Family) {
     ));
     drop(stream);
     assert_eq!(last, greedy(&mut reference, &fits_ids, 1, family.eos));
+    let diff = max_abs_diff(
+        &engine.next_token_logits(&fits_ids).expect("logits"),
+        &reference(&fits_ids),
+    );
+    assert!(
+        diff < 1e-3,
+        "{}: logits of a full context differ by {diff}",
+        family.arch
+    );
+
+    // Cached decode steps late in the context (for Gemma 3, past its sliding window).
+    let late = &long[..long.len() - 16];
+    let late_ids = engine.encode_prompt(late).expect("tokenizes");
+    let events: Vec<_> = engine
+        .generate(late, &GenerationParams::greedy(12))
+        .expect("fits")
+        .map(|e| e.expect("token"))
+        .collect();
+    let got: Vec<u32> = events.iter().map(|e| e.token_id).collect();
+    assert_eq!(
+        got,
+        greedy(&mut reference, &late_ids, 12, family.eos),
+        "{}",
+        family.arch
+    );
+    // Each step's logprob (from a cached decode step) is the reference's.
+    let mut ids = late_ids.clone();
+    for e in &events {
+        let logits = reference(&ids);
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let log_z = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+        let expected = logits[e.token_id as usize] - log_z;
+        assert!(
+            (e.logprob - expected).abs() < 1e-3,
+            "{}: logprob {} at position {}, reference {expected}",
+            family.arch,
+            e.logprob,
+            ids.len()
+        );
+        ids.push(e.token_id);
+    }
 }
 
 /// Whether the engine prepends a BOS token to prompts.
