@@ -12,8 +12,11 @@ use std::path::Path;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::{gemma2, gemma3, phi3};
-use common::tiny::{Reference, byte_tokenizer, greedy, max_abs_diff, uncached};
-use palisade_inference::{Engine, GenerateError, GenerationParams, LoadError, LoadOptions};
+use common::tiny::{
+    Reference, assert_context_overflow, assert_generates, byte_tokenizer, greedy, max_abs_diff,
+    uncached,
+};
+use palisade_inference::{Engine, GenerationParams, LoadError, LoadOptions};
 
 const PHI3_CONFIG: &str = r#"{
   "model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "vocab_size": 259,
@@ -196,36 +199,14 @@ fn generates_like_candle(case: &Case, mut reference: Reference, dir: &Path) {
         seed: 7,
         ..GenerationParams::greedy(12)
     };
-    let events: Vec<_> = engine
-        .generate(&prompt, &params)
-        .expect("starts")
-        .map(|e| e.expect("token"))
-        .collect();
-    let got: Vec<u32> = events.iter().map(|e| e.token_id).collect();
-    assert_eq!(
-        got, expected,
-        "KV-cached generation must equal full recomputation"
-    );
-    assert!(
-        events
-            .iter()
-            .all(|e| e.logprob.is_finite() && e.logprob <= 0.0)
-    );
+    assert_generates(&mut engine, &prompt, &params, &expected);
     let diff = max_abs_diff(
         &engine.next_token_logits(&ids).expect("logits"),
         &reference(&ids),
     );
     assert!(diff < 1e-3, "logits differ by {diff}");
 
-    let err = match engine.generate(&"x".repeat(case.context), &GenerationParams::greedy(4)) {
-        Err(e) => e,
-        Ok(_) => panic!("a full-context prompt must be refused"),
-    };
-    assert!(
-        matches!(err, GenerateError::ContextOverflow { prompt_tokens, context_length, .. }
-            if prompt_tokens == case.context && context_length == case.context),
-        "{err}"
-    );
+    assert_context_overflow(&mut engine, case.context);
 }
 
 fn check(case: &Case) {

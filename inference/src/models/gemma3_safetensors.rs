@@ -36,7 +36,7 @@ fn with_sliding_window_pattern(dir: &Path, json: &mut serde_json::Value) -> Resu
     let regular = types
         .iter()
         .enumerate()
-        .all(|(i, t)| global(t) == ((i + 1) % pattern == 0));
+        .all(|(i, t)| global(t) == (i + 1).is_multiple_of(pattern));
     if !regular {
         return Err(refused(
             dir,

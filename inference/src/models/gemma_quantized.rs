@@ -260,7 +260,7 @@ impl GemmaWeights {
         let kv_heads = r.usize("attention.head_count_kv")?;
         let hidden = r.usize("embedding_length")?;
         let blocks = r.usize("block_count")?;
-        if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 {
+        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
             candle_core::bail!("{heads} attention heads cannot share {kv_heads} key/value heads");
         }
         let head_dim = match r.meta("attention.key_length") {

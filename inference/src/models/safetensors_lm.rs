@@ -55,7 +55,7 @@ pub fn read_config<C: DeserializeOwned>(dir: &Path) -> Result<C, LoadError> {
 
 /// Refuses head counts candle would divide by zero with (a panic inside candle otherwise).
 pub fn check_heads(dir: &Path, heads: usize, kv_heads: usize) -> Result<(), LoadError> {
-    if heads == 0 || kv_heads == 0 || heads % kv_heads != 0 {
+    if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
         return Err(weights_error(
             &dir.join("config.json"),
             format!(

@@ -209,3 +209,44 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .map(|(x, y)| (x - y).abs())
         .fold(0.0f32, f32::max)
 }
+
+/// Generates from `prompt` with `params` (greedy) and asserts the token ids are `expected`
+/// (what a reference computes without a KV cache) and every logprob is finite and at most 0.
+pub fn assert_generates(
+    engine: &mut palisade_inference::Engine,
+    prompt: &str,
+    params: &palisade_inference::GenerationParams,
+    expected: &[u32],
+) {
+    let events: Vec<_> = engine
+        .generate(prompt, params)
+        .expect("starts")
+        .map(|e| e.expect("token"))
+        .collect();
+    let got: Vec<u32> = events.iter().map(|e| e.token_id).collect();
+    assert_eq!(
+        got, expected,
+        "KV-cached generation must equal full recomputation"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.logprob.is_finite() && e.logprob <= 0.0)
+    );
+}
+
+/// A prompt of `context` tokens (one per `x`, no BOS) must be refused before any compute.
+pub fn assert_context_overflow(engine: &mut palisade_inference::Engine, context: usize) {
+    let err = match engine.generate(
+        &"x".repeat(context),
+        &palisade_inference::GenerationParams::greedy(4),
+    ) {
+        Err(e) => e,
+        Ok(_) => panic!("{context} tokens do not fit a {context}-token context"),
+    };
+    assert!(
+        matches!(err, palisade_inference::GenerateError::ContextOverflow { prompt_tokens, context_length, .. }
+            if prompt_tokens == context && context_length == context),
+        "{err}"
+    );
+}
