@@ -497,3 +497,56 @@ fn unsupported_or_broken_files_are_clear_load_errors() {
     assert!(matches!(err, LoadError::Weights { .. }), "{err}");
     assert!(err.to_string().contains("cut.gguf"), "{err}");
 }
+
+/// A Phi-3 GGUF whose tokenizer is the real Phi-3 SentencePiece vocabulary in its metadata
+/// (copied from llama.cpp's vocab-only file; no tokenizer.json): the engine rebuilds the
+/// tokenizer, uses the file's chat template, adds BOS, stops on `<|end|>`, and generates what
+/// candle's model computes.
+#[test]
+fn phi3_with_a_sentencepiece_vocabulary_in_the_gguf() {
+    let vocab_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ggml-vocab-phi-3.gguf");
+    let mut vocab_file = std::fs::File::open(&vocab_path).expect("opens");
+    let vocab = gguf_file::Content::read(&mut vocab_file).expect("reads");
+    let size = 32_064;
+    let mut g = build(&PHI3);
+    for (key, value) in &vocab.metadata {
+        if key.starts_with("tokenizer.") {
+            g.value(key, value.clone());
+        }
+    }
+    g.tensor("token_embd.weight", &[size, HIDDEN], 0.0, 1.0)
+        .matrix("output.weight", size, HIDDEN);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("phi3-spm.gguf");
+    g.write(&path);
+
+    let mut engine = Engine::load_gguf(&path, &LoadOptions::default()).expect("loads");
+    assert_eq!(
+        engine.tokenizer_source(),
+        &palisade_inference::tokenizer::TokenizerSource::GgufMetadata
+    );
+    assert!(engine.chat_template().is_from_model());
+    let prompt = engine
+        .render_chat(&[palisade_inference::ChatMessage::user("hi there")], true)
+        .expect("renders");
+    assert!(
+        prompt.contains("<|user|>\nhi there<|end|>\n") && prompt.ends_with("<|assistant|>\n"),
+        "{prompt:?}"
+    );
+    let ids = engine.encode_prompt(&prompt).expect("tokenizes");
+    assert_eq!(ids.first(), Some(&1), "BOS first: {ids:?}");
+    for marker in [32_010, 32_007, 32_001] {
+        assert!(ids.contains(&marker), "{marker} in {ids:?}");
+    }
+    assert!(engine.stop_token_ids().contains(&32_007));
+    assert!(engine.stop_token_ids().contains(&32_000));
+
+    let mut reference = reference(&path, "phi3");
+    let expected = greedy(&mut reference, &ids, 8, 32_007);
+    let got: Vec<u32> = engine
+        .generate(&prompt, &GenerationParams::greedy(8))
+        .expect("starts")
+        .map(|e| e.expect("token").token_id)
+        .collect();
+    assert_eq!(got, expected);
+}
