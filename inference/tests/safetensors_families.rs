@@ -187,8 +187,9 @@ struct Case {
 /// Loads the folder, checks the template, greedy generation and logits against `reference`,
 /// and the context limit.
 fn generates_like_candle(case: &Case, mut reference: Reference, dir: &Path) {
-    let mut engine = Engine::load_safetensors(dir, &LoadOptions::default())
-        .unwrap_or_else(|e| panic!("loads: {e}"));
+    // `Engine::load` (what `palisade chat --model` calls) takes a folder as a checkpoint.
+    let mut engine =
+        Engine::load(dir, &LoadOptions::default()).unwrap_or_else(|e| panic!("loads: {e}"));
     assert_eq!(engine.context_length(), case.context);
     assert!(!engine.chat_template().is_from_model());
     assert!(engine.stop_token_ids().contains(&EOS));
