@@ -108,9 +108,9 @@ pub enum LoadError {
     },
     /// The requested GPU is not compiled in or cannot be opened.
     #[error(
-        "cannot run the model on {device:?}: {reason}\n  fix: build with `--features cuda` (needs \
+        "cannot run the model on {device}: {reason}\n  fix: build with `--features cuda` (needs \
          the CUDA toolkit) or `--features metal` (macOS) for that GPU, or load on the CPU \
-         (`DeviceChoice::Cpu`, the default)"
+         (`--device cpu`, `DeviceChoice::Cpu`: the default)"
     )]
     DeviceUnavailable {
         /// The device asked for.

@@ -112,26 +112,49 @@ impl<'a> GgufMeta<'a> {
             .collect()
     }
 
-    /// An optional array of integers (any integer element type), as `i64`.
-    pub fn opt_int_array(&self, key: &str) -> Result<Option<Vec<i64>>, LoadError> {
+    /// An optional array whose elements `item` converts (`None` for a wrong element type,
+    /// reported as "an array with a non-`kind` element").
+    fn opt_array<T>(
+        &self,
+        key: &str,
+        kind: &str,
+        item: impl Fn(&Value) -> Option<T>,
+    ) -> Result<Option<Vec<T>>, LoadError> {
         let Some(v) = self.get(key) else {
             return Ok(None);
         };
         let values = v.to_vec().map_err(|_| self.error(key, "not an array"))?;
         values
             .iter()
-            .map(|v| match v {
-                Value::I8(x) => Ok(i64::from(*x)),
-                Value::U8(x) => Ok(i64::from(*x)),
-                Value::I16(x) => Ok(i64::from(*x)),
-                Value::U16(x) => Ok(i64::from(*x)),
-                Value::I32(x) => Ok(i64::from(*x)),
-                Value::U32(x) => Ok(i64::from(*x)),
-                Value::I64(x) => Ok(*x),
-                _ => Err(self.error(key, "an array with a non-integer element")),
+            .map(|v| {
+                item(v)
+                    .ok_or_else(|| self.error(key, format!("an array with a non-{kind} element")))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
+    }
+
+    /// An optional array of integers (any integer element type), as `i64`.
+    pub fn opt_int_array(&self, key: &str) -> Result<Option<Vec<i64>>, LoadError> {
+        self.opt_array(key, "integer", |v| match v {
+            Value::I8(x) => Some(i64::from(*x)),
+            Value::U8(x) => Some(i64::from(*x)),
+            Value::I16(x) => Some(i64::from(*x)),
+            Value::U16(x) => Some(i64::from(*x)),
+            Value::I32(x) => Some(i64::from(*x)),
+            Value::U32(x) => Some(i64::from(*x)),
+            Value::I64(x) => Some(*x),
+            _ => None,
+        })
+    }
+
+    /// An optional array of floats (`f32` or `f64` elements), as `f32`.
+    pub fn opt_f32_array(&self, key: &str) -> Result<Option<Vec<f32>>, LoadError> {
+        self.opt_array(key, "float", |v| match v {
+            Value::F32(x) => Some(*x),
+            Value::F64(x) => Some(*x as f32),
+            _ => None,
+        })
     }
 }
 

@@ -36,7 +36,7 @@ pub mod threads;
 pub mod tokenizer;
 
 pub use chat::{ChatMessage, ChatTemplate, Role};
-pub use engine::{DeviceChoice, Engine, LoadOptions, TokenScore};
+pub use engine::{DeviceChoice, DeviceParseError, Engine, LoadOptions, TokenScore};
 pub use error::{GenerateError, LoadError, TemplateError};
 pub use params::{FinishReason, GenerationParams, Timings, Usage};
 pub use processors::{BannedSequences, BoxedProcessor, LogitsProcessor};

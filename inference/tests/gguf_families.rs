@@ -1,20 +1,19 @@
-//! Each GGUF family other than Llama (qwen2, qwen3, phi3, gemma3): the test writes a tiny
-//! random-weight GGUF with the tensor names and metadata keys candle's loader reads, loads it
-//! through `Engine::load_gguf`, and checks greedy KV-cached generation against candle's model
-//! run directly on the same file over the whole sequence at every step (no KV cache).
+//! Each GGUF family other than Llama (qwen2, qwen3, phi3, gemma2, gemma3): the test writes a
+//! tiny random-weight GGUF with the tensor names and metadata keys llama.cpp writes, loads it
+//! through `Engine::load_gguf`, and checks greedy KV-cached generation against a reference run
+//! over the whole sequence at every step (no KV cache): candle's quantized model on the same
+//! file, or for Gemma (our own implementation) candle's safetensors Gemma on its tensors.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
+use candle_core::Device;
 use candle_core::quantized::{GgmlDType, gguf_file};
-use candle_core::{Device, Tensor};
-use candle_transformers::models::{
-    quantized_gemma3, quantized_phi3, quantized_qwen2, quantized_qwen3,
-};
-use common::tiny::{TinyGguf, byte_tokenizer, greedy};
+use candle_transformers::models::{quantized_phi3, quantized_qwen2, quantized_qwen3};
+use common::tiny::{Reference, TinyGguf, byte_tokenizer, greedy, max_abs_diff, uncached};
 use palisade_inference::{
-    ChatMessage, Engine, FinishReason, GenerateError, GenerationParams, LoadError, LoadOptions,
+    Engine, FinishReason, GenerateError, GenerationParams, LoadError, LoadOptions,
 };
 
 const HIDDEN: usize = 32;
@@ -60,9 +59,20 @@ const GEMMA3: Family = Family {
     specials: &["<bos>", "<start_of_turn>", "<end_of_turn>"],
     eos: 258,
     rendered: "<bos><start_of_turn>user\nhi there<end_of_turn>\n<start_of_turn>model\n",
-    // gemma3.context_length is 128 but the sliding window (48) caps it.
-    context: 48,
+    // Past the sliding window (48): the local layer's mask is exercised.
+    context: 128,
 };
+const GEMMA2: Family = Family {
+    arch: "gemma2",
+    context: 64,
+    ..GEMMA3
+};
+
+/// Key/value heads: one for Gemma 3 (as in its 270M and 1B models; candle's safetensors
+/// Gemma 3, the reference, needs it), two elsewhere.
+fn kv_heads(family: &Family) -> usize {
+    if family.arch == "gemma3" { 1 } else { KV_HEADS }
+}
 
 fn vocab(family: &Family) -> usize {
     256 + family.specials.len()
@@ -72,7 +82,10 @@ fn vocab(family: &Family) -> usize {
 fn common_parts(g: &mut TinyGguf, family: &Family) {
     let a = family.arch;
     g.u32(&format!("{a}.attention.head_count"), HEADS as u32)
-        .u32(&format!("{a}.attention.head_count_kv"), KV_HEADS as u32)
+        .u32(
+            &format!("{a}.attention.head_count_kv"),
+            kv_heads(family) as u32,
+        )
         .u32(&format!("{a}.embedding_length"), HIDDEN as u32)
         .u32(&format!("{a}.block_count"), LAYERS as u32)
         .u32(&format!("{a}.feed_forward_length"), FFN as u32)
@@ -89,17 +102,17 @@ fn common_parts(g: &mut TinyGguf, family: &Family) {
 }
 
 /// Separate q/k/v projections and a gated MLP (Qwen2, Qwen3, Gemma 3).
-fn split_attention_and_gated_mlp(g: &mut TinyGguf) {
+fn split_attention_and_gated_mlp(g: &mut TinyGguf, kv_heads: usize) {
     for l in 0..LAYERS {
         g.matrix(&format!("blk.{l}.attn_q.weight"), HEADS * HEAD_DIM, HIDDEN)
             .matrix(
                 &format!("blk.{l}.attn_k.weight"),
-                KV_HEADS * HEAD_DIM,
+                kv_heads * HEAD_DIM,
                 HIDDEN,
             )
             .matrix(
                 &format!("blk.{l}.attn_v.weight"),
-                KV_HEADS * HEAD_DIM,
+                kv_heads * HEAD_DIM,
                 HIDDEN,
             )
             .matrix(&format!("blk.{l}.ffn_gate.weight"), FFN, HIDDEN)
@@ -115,6 +128,22 @@ fn qk_norms(g: &mut TinyGguf) {
     }
 }
 
+/// What Gemma 2 and 3 share: no output.weight (tied to the embeddings), a head size, a
+/// sliding window, BOS, and norms after attention and the MLP.
+fn gemma_parts(g: &mut TinyGguf, arch: &str, window: u32) {
+    let context = if arch == "gemma2" { 64 } else { 128 };
+    g.u32(&format!("{arch}.context_length"), context)
+        .u32(&format!("{arch}.attention.key_length"), HEAD_DIM as u32)
+        .u32(&format!("{arch}.attention.value_length"), HEAD_DIM as u32)
+        .u32(&format!("{arch}.attention.sliding_window"), window)
+        .u32("tokenizer.ggml.bos_token_id", 256)
+        .value("tokenizer.ggml.add_bos_token", gguf_file::Value::Bool(true));
+    for l in 0..LAYERS {
+        g.norm(&format!("blk.{l}.post_attention_norm.weight"), HIDDEN)
+            .norm(&format!("blk.{l}.post_ffw_norm.weight"), HIDDEN);
+    }
+}
+
 fn build(family: &Family) -> TinyGguf {
     let a = family.arch;
     // Q8_0 for two families, F32 for the others: both storage paths are exercised.
@@ -126,7 +155,7 @@ fn build(family: &Family) -> TinyGguf {
     common_parts(&mut g, family);
     match a {
         "qwen2" => {
-            split_attention_and_gated_mlp(&mut g);
+            split_attention_and_gated_mlp(&mut g, kv_heads(family));
             g.u32("qwen2.context_length", 64)
                 .f32("qwen2.rope.freq_base", 10_000.0)
                 .matrix("output.weight", vocab(family), HIDDEN);
@@ -147,7 +176,7 @@ fn build(family: &Family) -> TinyGguf {
             }
         }
         "qwen3" => {
-            split_attention_and_gated_mlp(&mut g);
+            split_attention_and_gated_mlp(&mut g, kv_heads(family));
             qk_norms(&mut g);
             g.u32("qwen3.context_length", 64)
                 .u32("qwen3.attention.key_length", HEAD_DIM as u32)
@@ -164,22 +193,20 @@ fn build(family: &Family) -> TinyGguf {
                     .matrix(&format!("blk.{l}.ffn_up.weight"), 2 * FFN, HIDDEN);
             }
         }
+        "gemma2" => {
+            split_attention_and_gated_mlp(&mut g, kv_heads(family));
+            gemma_parts(&mut g, "gemma2", 64);
+            // Low caps, so that they bite on random weights; the window spans the context
+            // (candle's reference masks it on every layer).
+            g.f32("gemma2.attn_logit_softcapping", 2.0)
+                .f32("gemma2.final_logit_softcapping", 5.0);
+        }
         "gemma3" => {
-            split_attention_and_gated_mlp(&mut g);
+            split_attention_and_gated_mlp(&mut g, kv_heads(family));
             qk_norms(&mut g);
-            // No output.weight: Gemma ties it to the embeddings.
-            g.u32("gemma3.context_length", 128)
-                .u32("gemma3.attention.key_length", HEAD_DIM as u32)
-                .u32("gemma3.attention.value_length", HEAD_DIM as u32)
-                .u32("gemma3.attention.sliding_window", 48)
-                // Layer 0 local (sliding), layer 1 global.
-                .u32("gemma3.attention.sliding_window_type", 2)
-                .u32("tokenizer.ggml.bos_token_id", 256)
-                .value("tokenizer.ggml.add_bos_token", gguf_file::Value::Bool(true));
-            for l in 0..LAYERS {
-                g.norm(&format!("blk.{l}.post_attention_norm.weight"), HIDDEN)
-                    .norm(&format!("blk.{l}.post_ffw_norm.weight"), HIDDEN);
-            }
+            gemma_parts(&mut g, "gemma3", 48);
+            // Layer 0 local (sliding), layer 1 global.
+            g.u32("gemma3.attention.sliding_window_type", 2);
         }
         other => panic!("no tiny model for {other}"),
     }
@@ -194,25 +221,6 @@ fn write_model(dir: &Path, family: &Family) -> PathBuf {
         .save(dir.join("tokenizer.json"), false)
         .expect("saves tokenizer");
     path
-}
-
-/// Next-token logits of `ids` computed by candle's model alone, from position 0 with an
-/// empty cache.
-type Reference = Box<dyn FnMut(&[u32]) -> Vec<f32>>;
-
-/// Wraps a candle model into a [`Reference`]; `step` runs one uncached forward pass.
-fn uncached<M: 'static>(
-    mut model: M,
-    mut step: impl FnMut(&mut M, &Tensor) -> candle_core::Result<Tensor> + 'static,
-) -> Reference {
-    Box::new(move |ids| {
-        Tensor::new(ids, &Device::Cpu)
-            .and_then(|t| t.unsqueeze(0))
-            .and_then(|x| step(&mut model, &x))
-            .and_then(|t| t.squeeze(0))
-            .and_then(|t| t.to_vec1())
-            .expect("reference forward")
-    })
 }
 
 fn reference(path: &Path, arch: &str) -> Reference {
@@ -240,15 +248,12 @@ fn reference(path: &Path, arch: &str) -> Reference {
                 m.forward(x, 0)
             },
         ),
-        // Phi-3 and Gemma 3 drop their cache when fed position 0.
+        // Phi-3 drops its cache when fed position 0.
         "phi3" => uncached(
             quantized_phi3::ModelWeights::from_gguf(false, content, f, &dev).expect(loaded),
             |m, x| m.forward(x, 0),
         ),
-        "gemma3" => uncached(
-            quantized_gemma3::ModelWeights::from_gguf(content, f, &dev).expect(loaded),
-            |m, x| m.forward(x, 0),
-        ),
+        "gemma2" | "gemma3" => gemma_reference(path, arch),
         other => panic!("no reference for {other}"),
     }
 }
@@ -263,16 +268,7 @@ fn generates_like_candle(family: &Family) {
     assert!(!engine.chat_template().is_from_model());
     assert!(engine.stop_token_ids().contains(&family.eos));
 
-    let prompt = engine
-        .render_chat(&[ChatMessage::user("hi there")], true)
-        .expect("renders");
-    assert_eq!(prompt, family.rendered);
-    let ids = engine.encode_prompt(&prompt).expect("tokenizes");
-    assert_eq!(
-        ids.iter().filter(|&&id| id >= 256).count(),
-        family.rendered.matches('<').count(),
-        "every turn marker is one special token: {ids:?}"
-    );
+    let (prompt, ids) = common::tiny::hi_there(&engine, family.rendered);
 
     let mut reference = reference(&path, family.arch);
     let expected = greedy(&mut reference, &ids, 12, family.eos);
@@ -307,11 +303,7 @@ fn generates_like_candle(family: &Family) {
     // The engine's scoring path agrees with the reference on the prompt.
     let engine_logits = engine.next_token_logits(&ids).expect("logits");
     let reference_logits = reference(&ids);
-    let max_diff = engine_logits
-        .iter()
-        .zip(&reference_logits)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
+    let max_diff = max_abs_diff(&engine_logits, &reference_logits);
     assert!(
         max_diff < 1e-3,
         "{}: logits differ by {max_diff}",
@@ -320,7 +312,11 @@ fn generates_like_candle(family: &Family) {
 
     // Context: a prompt filling the window is refused before any compute; one token less
     // leaves exactly one position.
-    let long = "x".repeat(family.context - usize::from(engine_bos(&engine)));
+    // Varied letters (one token each): a window that is one position off changes the output,
+    // which it would not over identical tokens.
+    let long: String = (0..family.context - usize::from(engine_bos(&engine)))
+        .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+        .collect();
     let err = match engine.generate(&long, &GenerationParams::greedy(4)) {
         Err(e) => e,
         Ok(_) => panic!("{}: a full-window prompt must be refused", family.arch),
@@ -342,6 +338,47 @@ fn generates_like_candle(family: &Family) {
     ));
     drop(stream);
     assert_eq!(last, greedy(&mut reference, &fits_ids, 1, family.eos));
+    let diff = max_abs_diff(
+        &engine.next_token_logits(&fits_ids).expect("logits"),
+        &reference(&fits_ids),
+    );
+    assert!(
+        diff < 1e-3,
+        "{}: logits of a full context differ by {diff}",
+        family.arch
+    );
+
+    // Cached decode steps late in the context (for Gemma 3, past its sliding window).
+    let late = &long[..long.len() - 16];
+    let late_ids = engine.encode_prompt(late).expect("tokenizes");
+    let events: Vec<_> = engine
+        .generate(late, &GenerationParams::greedy(12))
+        .expect("fits")
+        .map(|e| e.expect("token"))
+        .collect();
+    let got: Vec<u32> = events.iter().map(|e| e.token_id).collect();
+    assert_eq!(
+        got,
+        greedy(&mut reference, &late_ids, 12, family.eos),
+        "{}",
+        family.arch
+    );
+    // Each step's logprob (from a cached decode step) is the reference's.
+    let mut ids = late_ids.clone();
+    for e in &events {
+        let logits = reference(&ids);
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let log_z = max + logits.iter().map(|l| (l - max).exp()).sum::<f32>().ln();
+        let expected = logits[e.token_id as usize] - log_z;
+        assert!(
+            (e.logprob - expected).abs() < 1e-3,
+            "{}: logprob {} at position {}, reference {expected}",
+            family.arch,
+            e.logprob,
+            ids.len()
+        );
+        ids.push(e.token_id);
+    }
 }
 
 /// Whether the engine prepends a BOS token to prompts.
@@ -365,8 +402,40 @@ fn phi3_generates_like_candle() {
 }
 
 #[test]
+fn gemma2_generates_like_candle() {
+    generates_like_candle(&GEMMA2);
+}
+
+#[test]
 fn gemma3_generates_like_candle() {
     generates_like_candle(&GEMMA3);
+}
+
+/// The Hugging Face config of the tiny Gemma models, for candle's safetensors reference.
+fn gemma_reference(path: &Path, arch: &str) -> Reference {
+    let mut config = serde_json::json!({
+        "attention_bias": false, "head_dim": HEAD_DIM, "hidden_activation": "gelu_pytorch_tanh",
+        "hidden_size": HIDDEN, "intermediate_size": FFN, "num_attention_heads": HEADS,
+        "num_hidden_layers": LAYERS, "num_key_value_heads": if arch == "gemma3" { 1 } else { KV_HEADS }, "rms_norm_eps": 1e-6,
+        "vocab_size": vocab(&GEMMA3), "query_pre_attn_scalar": HEAD_DIM,
+        "attn_logit_softcapping": null, "final_logit_softcapping": null,
+    });
+    if arch == "gemma2" {
+        config["model_type"] = "gemma2".into();
+        config["rope_theta"] = 10_000.0.into();
+        config["attn_logit_softcapping"] = 2.0.into();
+        config["final_logit_softcapping"] = 5.0.into();
+        config["max_position_embeddings"] = 64.into();
+    } else {
+        config["model_type"] = "gemma3_text".into();
+        config["rope_theta"] = 1_000_000.0.into();
+        config["rope_local_base_freq"] = 10_000.0.into();
+        // candle lets w + 1 positions through its sliding mask; Gemma w = 48.
+        config["sliding_window"] = 47.into();
+        config["sliding_window_pattern"] = 2.into();
+        config["max_position_embeddings"] = 128.into();
+    }
+    common::gemma::reference(path, config)
 }
 
 #[test]
@@ -391,7 +460,7 @@ fn unsupported_or_broken_files_are_clear_load_errors() {
         "{err}"
     );
     let text = err.to_string();
-    for arch in ["llama", "qwen2", "qwen3", "phi3", "gemma3"] {
+    for arch in ["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"] {
         assert!(text.contains(arch), "{text}");
     }
 
@@ -427,4 +496,57 @@ fn unsupported_or_broken_files_are_clear_load_errors() {
     let err = load(&path);
     assert!(matches!(err, LoadError::Weights { .. }), "{err}");
     assert!(err.to_string().contains("cut.gguf"), "{err}");
+}
+
+/// A Phi-3 GGUF whose tokenizer is the real Phi-3 SentencePiece vocabulary in its metadata
+/// (copied from llama.cpp's vocab-only file; no tokenizer.json): the engine rebuilds the
+/// tokenizer, uses the file's chat template, adds BOS, stops on `<|end|>`, and generates what
+/// candle's model computes.
+#[test]
+fn phi3_with_a_sentencepiece_vocabulary_in_the_gguf() {
+    let vocab_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/ggml-vocab-phi-3.gguf");
+    let mut vocab_file = std::fs::File::open(&vocab_path).expect("opens");
+    let vocab = gguf_file::Content::read(&mut vocab_file).expect("reads");
+    let size = 32_064;
+    let mut g = build(&PHI3);
+    for (key, value) in &vocab.metadata {
+        if key.starts_with("tokenizer.") {
+            g.value(key, value.clone());
+        }
+    }
+    g.tensor("token_embd.weight", &[size, HIDDEN], 0.0, 1.0)
+        .matrix("output.weight", size, HIDDEN);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("phi3-spm.gguf");
+    g.write(&path);
+
+    let mut engine = Engine::load_gguf(&path, &LoadOptions::default()).expect("loads");
+    assert_eq!(
+        engine.tokenizer_source(),
+        &palisade_inference::tokenizer::TokenizerSource::GgufMetadata
+    );
+    assert!(engine.chat_template().is_from_model());
+    let prompt = engine
+        .render_chat(&[palisade_inference::ChatMessage::user("hi there")], true)
+        .expect("renders");
+    assert!(
+        prompt.contains("<|user|>\nhi there<|end|>\n") && prompt.ends_with("<|assistant|>\n"),
+        "{prompt:?}"
+    );
+    let ids = engine.encode_prompt(&prompt).expect("tokenizes");
+    assert_eq!(ids.first(), Some(&1), "BOS first: {ids:?}");
+    for marker in [32_010, 32_007, 32_001] {
+        assert!(ids.contains(&marker), "{marker} in {ids:?}");
+    }
+    assert!(engine.stop_token_ids().contains(&32_007));
+    assert!(engine.stop_token_ids().contains(&32_000));
+
+    let mut reference = reference(&path, "phi3");
+    let expected = greedy(&mut reference, &ids, 8, 32_007);
+    let got: Vec<u32> = engine
+        .generate(&prompt, &GenerationParams::greedy(8))
+        .expect("starts")
+        .map(|e| e.expect("token").token_id)
+        .collect();
+    assert_eq!(got, expected);
 }

@@ -10,7 +10,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 use candle_transformers::models::qwen2::{Config, ModelForCausalLM};
 use common::tiny::{byte_tokenizer, greedy};
-use palisade_inference::{Engine, GenerateError, GenerationParams, LoadError, LoadOptions};
+use palisade_inference::{Engine, GenerationParams, LoadError, LoadOptions};
 
 const CONFIG: &str = r#"{
   "model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"],
@@ -56,35 +56,13 @@ fn saved_tiny_qwen2_generates_like_the_in_memory_model() {
             .expect("reference forward")
     };
     let expected = greedy(&mut logits, &ids, 16, 257);
-    let stream = engine
-        .generate(&prompt, &GenerationParams::greedy(16))
-        .expect("starts");
-    let events: Vec<_> = stream.map(|e| e.expect("token")).collect();
-    let got: Vec<u32> = events.iter().map(|e| e.token_id).collect();
-    assert_eq!(
-        got, expected,
-        "KV-cached generation must equal full recomputation"
+    common::tiny::assert_generates(
+        &mut engine,
+        &prompt,
+        &GenerationParams::greedy(16),
+        &expected,
     );
-    assert!(
-        events
-            .iter()
-            .all(|e| e.logprob.is_finite() && e.logprob <= 0.0)
-    );
-
-    let err = match engine.generate(&"x".repeat(64), &GenerationParams::greedy(4)) {
-        Err(e) => e,
-        Ok(_) => panic!("64 tokens do not fit a 64-token context"),
-    };
-    assert!(
-        matches!(
-            err,
-            GenerateError::ContextOverflow {
-                prompt_tokens: 64,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    common::tiny::assert_context_overflow(&mut engine, 64);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use palisade::assets::{AssetCache, SMOLLM2_135M_INSTRUCT};
 use palisade::guard::Policy;
 use palisade::guard::scan::finding_json;
-use palisade::inference::{ChatMessage, Engine, GenerationParams, LoadOptions, Role};
+use palisade::inference::{ChatMessage, DeviceChoice, Engine, GenerationParams, LoadOptions, Role};
 use palisade::observability::{install_trace_layer, read_telemetry_config, start_telemetry};
 use palisade::{ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, Palisade};
 use serde_json::json;
@@ -34,8 +34,9 @@ pub struct ChatArgs {
     /// Policy file; default: the embedded `policies/default.yaml`.
     #[arg(long, value_name = "FILE", env = "PALISADE_POLICY")]
     policy: Option<PathBuf>,
-    /// GGUF model file; default: SmolLM2-135M-Instruct from the asset cache.
-    #[arg(long, value_name = "FILE", env = "PALISADE_MODEL")]
+    /// GGUF model file or Hugging Face folder (config.json, *.safetensors,
+    /// tokenizer.json); default: SmolLM2-135M-Instruct from the asset cache.
+    #[arg(long, value_name = "PATH", env = "PALISADE_MODEL")]
     model: Option<PathBuf>,
     /// Most tokens to generate per answer.
     #[arg(long, default_value_t = 256)]
@@ -58,6 +59,15 @@ pub struct ChatArgs {
     /// Compute threads for the model (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Where the model runs: cpu, cuda[:N] or metal[:N] (GPUs need a build
+    /// with `--features cuda` or `--features metal`).
+    #[arg(
+        long,
+        value_name = "DEVICE",
+        default_value = "cpu",
+        env = "PALISADE_DEVICE"
+    )]
+    device: DeviceChoice,
     /// Print events as JSON lines on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -73,6 +83,8 @@ const TELEMETRY_SHUTDOWN: Duration = Duration::from_secs(5);
 
 /// Runs `palisade chat`.
 pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
+    // A GPU this build cannot use is refused before the policy and the model are read.
+    args.device.open()?;
     let policy = match &args.policy {
         Some(path) => Policy::from_file(path)?,
         None => Policy::from_yaml_str(
@@ -87,13 +99,13 @@ pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let spinner = spinner(&format!("loading {}", model.display()), args.json);
     let options = LoadOptions {
         threads: args.threads,
-        ..LoadOptions::default()
+        device: args.device,
     };
     let guard = palisade::build_guard(policy)?;
     let telemetry = read_telemetry_config(args.telemetry.as_deref())?;
     let sink = start_telemetry(telemetry, &guard)?;
     install_trace_layer(&sink);
-    let engine = Engine::load_gguf(&model, &options)
+    let engine = Engine::load(&model, &options)
         .with_context(|| format!("loading the model {}", model.display()))?;
     sink.register_model(engine.model_name())?;
     let palisade = Palisade::new(engine, guard, sink.clone());

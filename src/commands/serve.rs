@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use palisade::inference::DeviceChoice;
 use palisade::observability::read_telemetry_config;
 use palisade::server::{self, ServerConfig, ServerWire};
 use palisade::telemetry::TelemetryConfig;
@@ -42,12 +43,17 @@ pub struct ServeArgs {
     /// Policy file (default: the embedded default policy); reloaded on SIGHUP and on change.
     #[arg(long, value_name = "FILE", env = "PALISADE_POLICY")]
     policy: Option<PathBuf>,
-    /// GGUF model for in-process mode (default: SmolLM2-135M-Instruct from the cache).
-    #[arg(long, value_name = "FILE", env = "PALISADE_MODEL")]
+    /// GGUF file or Hugging Face folder for in-process mode (default:
+    /// SmolLM2-135M-Instruct from the cache).
+    #[arg(long, value_name = "PATH", env = "PALISADE_MODEL")]
     model: Option<PathBuf>,
     /// Compute threads of the in-process model (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Device of the in-process model: cpu (default), cuda[:N] or metal[:N]
+    /// (GPUs need a build with `--features cuda` or `--features metal`).
+    #[arg(long, value_name = "DEVICE", env = "PALISADE_DEVICE")]
+    device: Option<DeviceChoice>,
     /// Generations at once (default 1 in-process, 16 in proxy mode).
     #[arg(long)]
     parallelism: Option<usize>,
@@ -88,6 +94,7 @@ impl ServeArgs {
             policy: self.policy.clone(),
             model: self.model.clone(),
             threads: self.threads,
+            device: self.device.map(|d| d.to_string()),
             parallelism: self.parallelism,
             queue_capacity: self.queue_capacity,
             request_timeout_ms: self.request_timeout_ms,

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use palisade_inference::{DeviceChoice, DeviceParseError};
 use serde::Deserialize;
 
 use crate::telemetry::{TelemetryConfig, TelemetryWire};
@@ -62,6 +63,9 @@ pub struct ServerWire {
     pub model: Option<PathBuf>,
     /// Compute threads of the in-process model (default: all cores).
     pub threads: Option<usize>,
+    /// Device of the in-process model: `cpu` (default), `cuda[:N]` or `metal[:N]` (the GPU
+    /// ones need a build with the `cuda` or `metal` feature).
+    pub device: Option<String>,
     /// Generations running at once (default 1 in-process, 16 in proxy mode).
     pub parallelism: Option<usize>,
     /// Requests that may wait for a slot; one more gets 429 (default 64).
@@ -92,6 +96,7 @@ impl ServerWire {
             policy: self.policy.or(lower.policy),
             model: self.model.or(lower.model),
             threads: self.threads.or(lower.threads),
+            device: self.device.or(lower.device),
             parallelism: self.parallelism.or(lower.parallelism),
             queue_capacity: self.queue_capacity.or(lower.queue_capacity),
             request_timeout_ms: self.request_timeout_ms.or(lower.request_timeout_ms),
@@ -164,10 +169,12 @@ pub fn load_file(path: &Path) -> Result<ConfigFileWire, ConfigError> {
 pub enum Backend {
     /// The Candle model, in this process.
     InProcess {
-        /// GGUF file; `None`: the default model from the asset cache.
+        /// GGUF file or Hugging Face folder; `None`: the default model from the asset cache.
         model: Option<PathBuf>,
         /// Compute threads; `None`: all cores.
         threads: Option<usize>,
+        /// Where the model runs.
+        device: DeviceChoice,
     },
     /// An OpenAI-compatible server, guarded by this one.
     Upstream {
@@ -270,6 +277,12 @@ impl ServerConfig {
             None => Backend::InProcess {
                 model: server.model,
                 threads: server.threads,
+                device: match server.device.as_deref() {
+                    None => DeviceChoice::Cpu,
+                    Some(text) => text.parse().map_err(|e: DeviceParseError| {
+                        invalid("device", e.to_string(), "use cpu, cuda[:N] or metal[:N]")
+                    })?,
+                },
             },
         };
         let default_parallelism = match backend {
@@ -386,6 +399,10 @@ mod tests {
         bad.blocked_input = Some("drop".into());
         let err = ServerConfig::new(bad, TelemetryConfig::default()).expect_err("rejected");
         assert!(err.to_string().contains("content_filter or error"), "{err}");
+        let mut gpu = wire("127.0.0.1:8080");
+        gpu.device = Some("tpu".into());
+        let err = ServerConfig::new(gpu, TelemetryConfig::default()).expect_err("rejected");
+        assert!(err.to_string().contains("cuda[:N]"), "{err}");
         let mut https = wire("127.0.0.1:8080");
         https.upstream = Some("https://example.com/v1".into());
         assert!(ServerConfig::new(https, TelemetryConfig::default()).is_err());

@@ -134,8 +134,8 @@ pub enum StartError {
     /// The default model is not in the asset cache.
     #[error(transparent)]
     MissingAsset(#[from] crate::assets::MissingAsset),
-    /// The model did not load.
-    #[error("loading the model: {0}")]
+    /// The model did not load (the reason is the source, which error chains print once).
+    #[error("loading the model")]
     Model(#[from] palisade_inference::LoadError),
     /// The upstream client could not be built.
     #[error("building the upstream client: {0}")]
@@ -183,16 +183,22 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
     let telemetry = crate::observability::start_telemetry(config.telemetry.clone(), &guard)?;
     crate::observability::install_trace_layer(&telemetry);
     let generator = match &config.backend {
-        Backend::InProcess { model, threads } => {
+        Backend::InProcess {
+            model,
+            threads,
+            device,
+        } => {
+            // A GPU this build cannot use is refused before the model is looked for.
+            device.open()?;
             let model = match model {
                 Some(path) => path.clone(),
                 None => AssetCache::from_env().require(&SMOLLM2_135M_INSTRUCT)?,
             };
             let options = LoadOptions {
                 threads: *threads,
-                ..LoadOptions::default()
+                device: *device,
             };
-            let engine = tokio::task::spawn_blocking(move || Engine::load_gguf(&model, &options))
+            let engine = tokio::task::spawn_blocking(move || Engine::load(&model, &options))
                 .await
                 .map_err(|_| StartError::Worker)??;
             telemetry.register_model(engine.model_name())?;

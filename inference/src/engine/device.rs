@@ -29,6 +29,41 @@ impl DeviceChoice {
     }
 }
 
+/// A `--device` value that is not `cpu`, `cuda[:N]` or `metal[:N]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown device `{0}`: expected cpu, cuda, cuda:N, metal or metal:N")]
+pub struct DeviceParseError(pub String);
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = DeviceParseError;
+
+    /// Parses `cpu`, `cuda`, `cuda:N`, `metal` or `metal:N` (ordinal 0 when omitted).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || DeviceParseError(s.to_string());
+        let (kind, ordinal) = match s.trim().split_once(':') {
+            Some((kind, n)) => (kind, Some(n.parse::<usize>().map_err(|_| bad())?)),
+            None => (s.trim(), None),
+        };
+        match (kind.to_ascii_lowercase().as_str(), ordinal) {
+            ("cpu", None) => Ok(DeviceChoice::Cpu),
+            ("cuda", n) => Ok(DeviceChoice::Cuda(n.unwrap_or(0))),
+            ("metal", n) => Ok(DeviceChoice::Metal(n.unwrap_or(0))),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl std::fmt::Display for DeviceChoice {
+    /// The `--device` spelling: `cpu`, `cuda:N`, `metal:N`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
+            DeviceChoice::Metal(n) => write!(f, "metal:{n}"),
+        }
+    }
+}
+
 fn unavailable(device: DeviceChoice, reason: String) -> LoadError {
     LoadError::DeviceUnavailable { device, reason }
 }
@@ -62,6 +97,25 @@ fn open_metal(ordinal: usize) -> Result<Device, LoadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_names_parse_and_print() {
+        for (text, device) in [
+            ("cpu", DeviceChoice::Cpu),
+            ("CPU", DeviceChoice::Cpu),
+            ("cuda", DeviceChoice::Cuda(0)),
+            ("cuda:1", DeviceChoice::Cuda(1)),
+            ("metal", DeviceChoice::Metal(0)),
+            ("metal:2", DeviceChoice::Metal(2)),
+        ] {
+            assert_eq!(text.parse::<DeviceChoice>(), Ok(device), "{text}");
+        }
+        for bad in ["bogus", "cpu:0", "cuda:", "cuda:x", "", "tpu:1"] {
+            assert!(bad.parse::<DeviceChoice>().is_err(), "{bad}");
+        }
+        assert_eq!(DeviceChoice::Cuda(3).to_string(), "cuda:3");
+        assert_eq!("cuda:3".parse::<DeviceChoice>(), Ok(DeviceChoice::Cuda(3)));
+    }
 
     #[test]
     fn cpu_always_opens() {

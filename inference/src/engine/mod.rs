@@ -6,7 +6,7 @@ mod score;
 
 pub use score::TokenScore;
 
-pub use device::DeviceChoice;
+pub use device::{DeviceChoice, DeviceParseError};
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -74,11 +74,23 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// Loads `path`: a Hugging Face checkpoint folder ([`Engine::load_safetensors`]) when it is
+    /// a directory, else a GGUF file ([`Engine::load_gguf`]).
+    pub fn load(path: &Path, opts: &LoadOptions) -> Result<Engine, LoadError> {
+        if path.is_dir() {
+            Engine::load_safetensors(path, opts)
+        } else {
+            Engine::load_gguf(path, opts)
+        }
+    }
+
     /// Loads a GGUF model. The tokenizer is rebuilt from the GGUF metadata unless a
     /// `tokenizer.json` sits next to the file; the chat template is the file's
     /// `tokenizer.chat_template`, or a built-in one for the vocabulary's chat format.
     pub fn load_gguf(path: &Path, opts: &LoadOptions) -> Result<Engine, LoadError> {
         let threads = threads::configure(opts.threads)?;
+        // An unavailable device fails before the file is read.
+        let device = opts.device.open()?;
         let (mut file, content) = open_gguf(path)?;
         let metadata = content.metadata.clone();
         let meta = GgufMeta::new(path, &metadata);
@@ -108,7 +120,6 @@ impl Engine {
         })?;
         let stop_tokens = stop_tokens(&tokenizer, &specials, family);
 
-        let device = opts.device.open()?;
         let model = load_gguf_model(&meta, content, &mut file, &device)?;
         let context_length = model.context_length();
         Ok(Engine {

@@ -12,7 +12,7 @@ use crate::models::hf_checkpoint::{
     SUPPORTED_SAFETENSORS_ARCHITECTURES, config_token_ids, model_type, read_config_json,
 };
 use crate::models::llama_safetensors::{SafetensorsLlama, read_config};
-use crate::models::qwen2_safetensors::SafetensorsQwen2;
+use crate::models::{gemma2_safetensors, gemma3_safetensors, phi3_safetensors, qwen2_safetensors};
 use crate::threads;
 use crate::tokenizer::{SpecialIds, TokenizerSource};
 
@@ -47,13 +47,15 @@ fn chat_template_source(config: &serde_json::Value) -> Option<String> {
 }
 
 impl Engine {
-    /// Loads a Hugging Face checkpoint directory of a supported family (`model_type` `llama`
-    /// or `qwen2` in `config.json`, else from `architectures`): `config.json`,
+    /// Loads a Hugging Face checkpoint directory of a supported family (`model_type` `llama`,
+    /// `qwen2`, `phi3`, `gemma2` or `gemma3_text` in `config.json`, else from
+    /// `architectures`; see [`SUPPORTED_SAFETENSORS_ARCHITECTURES`]): `config.json`,
     /// `model.safetensors` (or shards with `model.safetensors.index.json`), `tokenizer.json`,
     /// and optionally `tokenizer_config.json` (chat template, BOS/EOS strings,
-    /// `add_bos_token`). Weights are converted to f32.
+    /// `add_bos_token`). F32, F16 and BF16 weights are converted to f32.
     pub fn load_safetensors(dir: &Path, opts: &LoadOptions) -> Result<Engine, LoadError> {
         let threads = threads::configure(opts.threads)?;
+        let device = opts.device.open()?;
         // Fail early (before reading weights) on a missing, invalid or unsupported config.json.
         let config = read_config_json(dir)?;
         let architecture = model_type(&config);
@@ -91,9 +93,11 @@ impl Engine {
             };
         let bos_text = token_string(tokenizer_config.get("bos_token"));
         let eos_text = token_string(tokenizer_config.get("eos_token"));
-        let device = opts.device.open()?;
         let model: Box<dyn CausalLm> = match architecture.as_str() {
-            "qwen2" => Box::new(SafetensorsQwen2::load(dir, &device)?),
+            "qwen2" => Box::new(qwen2_safetensors::load(dir, &device)?),
+            "phi3" => Box::new(phi3_safetensors::load(dir, &device)?),
+            "gemma2" => Box::new(gemma2_safetensors::load(dir, &device)?),
+            "gemma3" | "gemma3_text" => Box::new(gemma3_safetensors::load(dir, &device)?),
             _ => Box::new(SafetensorsLlama::load(dir, &device)?),
         };
         let config_eos = config_token_ids(&config, "eos_token_id");

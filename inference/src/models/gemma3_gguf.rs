@@ -1,25 +1,26 @@
-//! Gemma 3 GGUF models (`general.architecture = gemma3`, text only) through
-//! `candle_transformers::models::quantized_gemma3`.
+//! Gemma 3 GGUF models (`general.architecture = gemma3`, text only) through our own quantized
+//! Gemma ([`super::gemma_quantized`]), not candle's `quantized_gemma3`, which computes the MLP
+//! with SiLU instead of GELU and masks the sliding window only in multi-token passes.
 
-use candle_transformers::models::quantized_gemma3::{MAX_SEQ_LEN, ModelWeights};
+use candle_core::Device;
+use candle_core::quantized::gguf_file;
 
-use super::quantized::{ContextRule, GgufLm, impl_quantized_weights};
+use super::gemma_quantized::{GemmaWeights, Generation};
+use super::quantized::{ContextRule, GgufLm};
 
 /// A quantized Gemma-3-architecture model.
-pub type QuantizedGemma3 = GgufLm<ModelWeights>;
+pub type QuantizedGemma3 = GgufLm<GemmaWeights>;
 
-/// Context length: `gemma3.context_length` (131072 when absent), capped at candle's rotary
-/// table size ([`MAX_SEQ_LEN`] = 131072) and at `gemma3.attention.sliding_window`.
-///
-/// The window cap is there because candle 0.11.1's Gemma 3 applies the sliding-window mask
-/// only to multi-token forward passes: a cached decode step attends to every earlier position
-/// in the local layers, so beyond the window the outputs would differ from the model's. For
-/// the same reason (its mask for a chunk starting after position 0 hides the cache, and mixes
-/// dtypes) the whole prompt goes through one forward pass.
-pub const CONTEXT: ContextRule = ContextRule {
-    cap_key: Some("gemma3.attention.sliding_window"),
-    single_pass_prefill: true,
-    ..ContextRule::capped("gemma3.context_length", MAX_SEQ_LEN)
-};
+/// Context length: `gemma3.context_length`, at most 131072 (the released models' length;
+/// 131072 when absent). Local layers are masked to their window in every pass.
+pub const CONTEXT: ContextRule = ContextRule::capped("gemma3.context_length", 131_072);
 
-impl_quantized_weights!(ModelWeights, resets_at_position_0);
+/// Builds the weights with rotary tables for `context` positions.
+pub fn build(
+    context: usize,
+) -> impl FnOnce(gguf_file::Content, &mut std::fs::File, &Device) -> candle_core::Result<GemmaWeights>
+{
+    move |content, reader, device| {
+        GemmaWeights::from_gguf(Generation::Gemma3, content, reader, device, context)
+    }
+}

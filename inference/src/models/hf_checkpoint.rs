@@ -9,7 +9,8 @@ use candle_core::{Device, Tensor};
 use crate::error::LoadError;
 
 /// Safetensors `model_type`s this crate can run (`config.json`).
-pub const SUPPORTED_SAFETENSORS_ARCHITECTURES: &[&str] = &["llama", "qwen2"];
+pub const SUPPORTED_SAFETENSORS_ARCHITECTURES: &[&str] =
+    &["llama", "qwen2", "phi3", "gemma2", "gemma3_text", "gemma3"];
 
 /// A [`LoadError::Weights`] for a file of the checkpoint.
 pub fn weights_error(path: &Path, reason: impl Into<String>) -> LoadError {

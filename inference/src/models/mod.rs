@@ -1,17 +1,23 @@
 //! Model families behind one interface. One family (and file format) per file.
 
+pub mod gemma2_gguf;
+pub mod gemma2_safetensors;
 pub mod gemma3_gguf;
+pub mod gemma3_safetensors;
+pub mod gemma_quantized;
 pub mod hf_checkpoint;
 pub mod llama_gguf;
 pub mod llama_safetensors;
 pub mod phi3_gguf;
+pub mod phi3_safetensors;
 pub mod quantized;
 pub mod qwen2_gguf;
 pub mod qwen2_safetensors;
 pub mod qwen3_gguf;
+pub mod safetensors_lm;
 
 use candle_core::quantized::gguf_file;
-use candle_transformers::models::{quantized_gemma3, quantized_llama, quantized_qwen2};
+use candle_transformers::models::{quantized_llama, quantized_qwen2};
 
 use quantized::{ContextRule, GgufLm, QuantizedWeights};
 
@@ -37,7 +43,8 @@ pub trait CausalLm: Send {
 }
 
 /// GGUF architectures (`general.architecture`) this crate can run.
-pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] = &["llama", "qwen2", "qwen3", "phi3", "gemma3"];
+pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] =
+    &["llama", "qwen2", "qwen3", "phi3", "gemma2", "gemma3"];
 
 /// Builds the model for a GGUF file whose header and metadata are in `content`, on `device`.
 pub fn load_gguf_model(
@@ -64,10 +71,14 @@ pub fn load_gguf_model(
         ),
         "qwen3" => source.load(qwen3_gguf::CONTEXT, qwen3_gguf::build),
         "phi3" => source.load(phi3_gguf::CONTEXT, phi3_gguf::build),
-        "gemma3" => source.load(
-            gemma3_gguf::CONTEXT,
-            quantized_gemma3::ModelWeights::from_gguf,
-        ),
+        "gemma2" => {
+            let context = gemma2_gguf::CONTEXT.resolve(meta)?;
+            source.load(gemma2_gguf::CONTEXT, gemma2_gguf::build(context))
+        }
+        "gemma3" => {
+            let context = gemma3_gguf::CONTEXT.resolve(meta)?;
+            source.load(gemma3_gguf::CONTEXT, gemma3_gguf::build(context))
+        }
         other => Err(LoadError::UnsupportedArchitecture {
             path: meta.path().to_path_buf(),
             architecture: other.to_string(),

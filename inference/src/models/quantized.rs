@@ -5,7 +5,7 @@
 use candle_core::quantized::gguf_file;
 use candle_core::{DType, Device, Tensor};
 
-use super::{CausalLm, PREFILL_CHUNK, weights_error};
+use super::{CausalLm, weights_error};
 use crate::error::LoadError;
 use crate::gguf_meta::GgufMeta;
 
@@ -28,12 +28,6 @@ pub struct ContextRule {
     pub required: bool,
     /// Largest context the candle backend can compute (`None`: as declared).
     pub backend_max: Option<usize>,
-    /// A metadata key whose value further caps the context (Gemma 3's sliding window: see
-    /// `gemma3_gguf`).
-    pub cap_key: Option<&'static str>,
-    /// Whether the backend needs the whole prompt in one forward pass (its attention mask is
-    /// wrong for a chunk that starts after position 0).
-    pub single_pass_prefill: bool,
 }
 
 impl ContextRule {
@@ -43,8 +37,6 @@ impl ContextRule {
             key,
             required: true,
             backend_max: None,
-            cap_key: None,
-            single_pass_prefill: false,
         }
     }
 
@@ -54,8 +46,6 @@ impl ContextRule {
             key,
             required: false,
             backend_max: Some(backend_max),
-            cap_key: None,
-            single_pass_prefill: false,
         }
     }
 
@@ -76,17 +66,6 @@ impl ContextRule {
             (None, Some(max)) if !self.required => max,
             (None, _) => return Err(missing()),
         };
-        let length = match self.cap_key {
-            Some(key) => {
-                let cap = meta.opt_u64(key)?.ok_or_else(|| LoadError::Metadata {
-                    path: meta.path().to_path_buf(),
-                    key: key.to_string(),
-                    problem: "missing".to_string(),
-                })?;
-                length.min(usize::try_from(cap).unwrap_or(usize::MAX))
-            }
-            None => length,
-        };
         if length == 0 {
             return Err(LoadError::Metadata {
                 path: meta.path().to_path_buf(),
@@ -103,7 +82,6 @@ pub struct GgufLm<W> {
     weights: W,
     device: Device,
     context_length: usize,
-    prefill_chunk: usize,
 }
 
 impl<W: QuantizedWeights> GgufLm<W> {
@@ -121,16 +99,10 @@ impl<W: QuantizedWeights> GgufLm<W> {
         let context_length = rule.resolve(meta)?;
         let device = device.clone();
         let weights = build(content, reader, &device).map_err(|e| weights_error(meta, &e))?;
-        let prefill_chunk = if rule.single_pass_prefill {
-            context_length
-        } else {
-            PREFILL_CHUNK
-        };
         Ok(Self {
             weights,
             device,
             context_length,
-            prefill_chunk,
         })
     }
 }
@@ -150,10 +122,6 @@ impl<W: QuantizedWeights> CausalLm for GgufLm<W> {
 
     fn context_length(&self) -> usize {
         self.context_length
-    }
-
-    fn prefill_chunk(&self) -> usize {
-        self.prefill_chunk
     }
 }
 

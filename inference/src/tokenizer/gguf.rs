@@ -1,7 +1,8 @@
 //! Rebuilds a Hugging Face `tokenizers::Tokenizer` from a GGUF file's `tokenizer.ggml.*`
 //! metadata (GGUF files ship no tokenizer.json).
 //!
-//! Supported: `tokenizer.ggml.model = "gpt2"` (byte-level BPE). The pre-tokenizer follows
+//! Supported: `tokenizer.ggml.model = "gpt2"` (byte-level BPE) and `"llama"` (SentencePiece
+//! BPE with byte fallback, see [`super::spm`]). The byte-level pre-tokenizer follows
 //! `tokenizer.ggml.pre` the way llama.cpp (`llama-vocab.cpp`) does:
 //!
 //! | `pre` | split |
@@ -24,6 +25,7 @@ use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 use tokenizers::{AddedToken, SplitDelimiterBehavior, Tokenizer};
 
+use super::spm::{SpmOptions, sentencepiece_bpe};
 use crate::error::LoadError;
 use crate::gguf_meta::GgufMeta;
 
@@ -44,7 +46,8 @@ pub struct SpecialIds {
     pub eos: Option<u32>,
     /// `tokenizer.ggml.padding_token_id`.
     pub pad: Option<u32>,
-    /// `tokenizer.ggml.add_bos_token` (false when absent for byte-level BPE).
+    /// `tokenizer.ggml.add_bos_token` (when absent: true for SentencePiece, false for
+    /// byte-level BPE, as in llama.cpp).
     pub add_bos: bool,
 }
 
@@ -55,9 +58,11 @@ impl SpecialIds {
             bos: meta.opt_u32("tokenizer.ggml.bos_token_id")?,
             eos: meta.opt_u32("tokenizer.ggml.eos_token_id")?,
             pad: meta.opt_u32("tokenizer.ggml.padding_token_id")?,
-            add_bos: meta
-                .opt_bool("tokenizer.ggml.add_bos_token")?
-                .unwrap_or(false),
+            // llama.cpp's default: SentencePiece vocabularies add BOS, byte-level BPE does not.
+            add_bos: match meta.opt_bool("tokenizer.ggml.add_bos_token")? {
+                Some(add) => add,
+                None => meta.opt_str("tokenizer.ggml.model")? == Some("llama"),
+            },
         })
     }
 }
@@ -69,6 +74,22 @@ fn tokenizer_error(meta: &GgufMeta<'_>, reason: impl Into<String>) -> LoadError 
         fix: "place the model's original tokenizer.json next to the .gguf file; it is used \
               instead of the metadata"
             .to_string(),
+    }
+}
+
+/// Refuses a per-token array (`what`) whose length is not the vocabulary's.
+fn check_per_token<T>(
+    meta: &GgufMeta<'_>,
+    what: &str,
+    values: Option<&[T]>,
+    tokens: usize,
+) -> Result<(), LoadError> {
+    match values {
+        Some(v) if v.len() != tokens => Err(tokenizer_error(
+            meta,
+            format!("{} {what} for {tokens} tokens", v.len()),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -102,31 +123,57 @@ pub fn pre_tokenizer_for(pre: Option<&str>) -> Result<PreTokenizerWrapper, Strin
     }
 }
 
-/// Builds a byte-level BPE tokenizer from the `tokenizer.ggml.*` metadata of a GGUF file.
+/// Builds the tokenizer described by the `tokenizer.ggml.*` metadata of a GGUF file.
 pub fn tokenizer_from_gguf(meta: &GgufMeta<'_>) -> Result<(Tokenizer, SpecialIds), LoadError> {
     let model = meta.str("tokenizer.ggml.model")?;
-    if model != "gpt2" {
-        return Err(tokenizer_error(
-            meta,
-            format!(
-                "tokenizer.ggml.model = `{model}` cannot be rebuilt from GGUF metadata yet \
-                 (only byte-level BPE, `gpt2`)"
-            ),
-        ));
-    }
     let tokens = meta.str_array("tokenizer.ggml.tokens")?;
-    let merges = meta.str_array("tokenizer.ggml.merges")?;
     let token_types = meta.opt_int_array("tokenizer.ggml.token_type")?;
-    if let Some(types) = &token_types
-        && types.len() != tokens.len()
-    {
-        return Err(tokenizer_error(
-            meta,
-            format!("{} token types for {} tokens", types.len(), tokens.len()),
-        ));
-    }
+    check_per_token(meta, "token types", token_types.as_deref(), tokens.len())?;
     let specials = SpecialIds::from_meta(meta)?;
+    let mut tokenizer = match model {
+        "gpt2" => byte_level_bpe(meta, &tokens)?,
+        "llama" => sentencepiece(meta, &tokens)?,
+        other => {
+            return Err(tokenizer_error(
+                meta,
+                format!(
+                    "tokenizer.ggml.model = `{other}` cannot be rebuilt from GGUF metadata \
+                     (supported: `gpt2` byte-level BPE, `llama` SentencePiece)"
+                ),
+            ));
+        }
+    };
+    add_vocabulary_tokens(
+        meta,
+        &mut tokenizer,
+        &tokens,
+        token_types.as_deref(),
+        &specials,
+    )?;
+    Ok((tokenizer, specials))
+}
 
+/// The SentencePiece tokenizer of a `tokenizer.ggml.model = "llama"` vocabulary.
+fn sentencepiece(meta: &GgufMeta<'_>, tokens: &[&str]) -> Result<Tokenizer, LoadError> {
+    let scores = meta.opt_f32_array("tokenizer.ggml.scores")?;
+    check_per_token(meta, "scores", scores.as_deref(), tokens.len())?;
+    let unk = match meta.opt_u32("tokenizer.ggml.unknown_token_id")? {
+        Some(id) => tokens.get(id as usize).copied(),
+        None => tokens.iter().copied().find(|t| *t == "<unk>"),
+    };
+    let options = SpmOptions {
+        scores: scores.as_deref(),
+        unk,
+        add_space_prefix: meta
+            .opt_bool("tokenizer.ggml.add_space_prefix")?
+            .unwrap_or(true),
+    };
+    sentencepiece_bpe(tokens, options).map_err(|e| tokenizer_error(meta, e))
+}
+
+/// The byte-level BPE tokenizer of a `tokenizer.ggml.model = "gpt2"` vocabulary.
+fn byte_level_bpe(meta: &GgufMeta<'_>, tokens: &[&str]) -> Result<Tokenizer, LoadError> {
+    let merges = meta.str_array("tokenizer.ggml.merges")?;
     let mut vocab = Vocab::with_capacity(tokens.len());
     for (id, token) in tokens.iter().enumerate() {
         let id = u32::try_from(id).map_err(|_| tokenizer_error(meta, "vocabulary too large"))?;
@@ -151,7 +198,18 @@ pub fn tokenizer_from_gguf(meta: &GgufMeta<'_>) -> Result<(Tokenizer, SpecialIds
     let pre_tokenizer = pre_tokenizer_for(pre).map_err(|e| tokenizer_error(meta, e))?;
     tokenizer.with_pre_tokenizer(Some(pre_tokenizer));
     tokenizer.with_decoder(Some(ByteLevelDecoder::default()));
+    Ok(tokenizer)
+}
 
+/// Adds the control tokens (and BOS/EOS/padding) as special tokens and the user-defined ones
+/// as plain added tokens.
+fn add_vocabulary_tokens(
+    meta: &GgufMeta<'_>,
+    tokenizer: &mut Tokenizer,
+    tokens: &[&str],
+    token_types: Option<&[i64]>,
+    specials: &SpecialIds,
+) -> Result<(), LoadError> {
     let mut special = Vec::new();
     let mut user_defined = Vec::new();
     let forced: Vec<u32> = [specials.bos, specials.eos, specials.pad]
@@ -159,7 +217,7 @@ pub fn tokenizer_from_gguf(meta: &GgufMeta<'_>) -> Result<(Tokenizer, SpecialIds
         .flatten()
         .collect();
     for (id, token) in tokens.iter().enumerate() {
-        let ty = token_types.as_ref().and_then(|t| t.get(id).copied());
+        let ty = token_types.and_then(|t| t.get(id).copied());
         let forced_special = u32::try_from(id).is_ok_and(|id| forced.contains(&id));
         if ty == Some(TOKEN_TYPE_CONTROL) || forced_special {
             special.push(AddedToken::from(*token, true).normalized(false));
@@ -173,5 +231,5 @@ pub fn tokenizer_from_gguf(meta: &GgufMeta<'_>) -> Result<(Tokenizer, SpecialIds
     tokenizer
         .add_tokens(user_defined)
         .map_err(|e| tokenizer_error(meta, format!("adding user-defined tokens: {e}")))?;
-    Ok((tokenizer, specials))
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 pub mod bytes;
 pub mod gguf;
+pub mod spm;
 
 use std::path::{Path, PathBuf};
 

@@ -156,16 +156,97 @@ pub fn greedy(
     ids[prompt.len()..].to_vec()
 }
 
-/// Renders one user message "hi there" with `engine`'s chat template, checks it is ChatML,
-/// and returns the prompt and its token ids.
-pub fn chatml_hi_there(engine: &palisade_inference::Engine) -> (String, Vec<u32>) {
+/// Renders one user message "hi there" with `engine`'s chat template, checks it is `rendered`
+/// and that every turn marker (`<...>`) is one special token (id 256 or more, after the byte
+/// tokens), and returns the prompt and its token ids.
+pub fn hi_there(engine: &palisade_inference::Engine, rendered: &str) -> (String, Vec<u32>) {
     let prompt = engine
         .render_chat(&[palisade_inference::ChatMessage::user("hi there")], true)
         .expect("renders");
-    assert_eq!(
-        prompt,
-        "<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n"
-    );
+    assert_eq!(prompt, rendered);
     let ids = engine.encode_prompt(&prompt).expect("tokenizes");
+    assert_eq!(
+        ids.iter().filter(|&&id| id >= 256).count(),
+        rendered.matches('<').count(),
+        "every turn marker is one special token: {ids:?}"
+    );
     (prompt, ids)
+}
+
+/// [`hi_there`] for a ChatML template.
+pub fn chatml_hi_there(engine: &palisade_inference::Engine) -> (String, Vec<u32>) {
+    hi_there(
+        engine,
+        "<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n",
+    )
+}
+
+/// Next-token logits of `ids` computed by candle's model alone, from position 0 with an
+/// empty cache.
+pub type Reference = Box<dyn FnMut(&[u32]) -> Vec<f32>>;
+
+/// Wraps a candle model into a [`Reference`]; `step` runs one uncached forward pass (its
+/// output holds the vocabulary's logits in any shape: `(1, vocab)` or `(1, 1, vocab)`).
+pub fn uncached<M: 'static>(
+    mut model: M,
+    mut step: impl FnMut(&mut M, &Tensor) -> candle_core::Result<Tensor> + 'static,
+) -> Reference {
+    Box::new(move |ids| {
+        Tensor::new(ids, &Device::Cpu)
+            .and_then(|t| t.unsqueeze(0))
+            .and_then(|x| step(&mut model, &x))
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1())
+            .expect("reference forward")
+    })
+}
+
+/// The largest absolute difference between two logit vectors of the same length.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "logit vectors differ in length");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}
+
+/// Generates from `prompt` with `params` (greedy) and asserts the token ids are `expected`
+/// (what a reference computes without a KV cache) and every logprob is finite and at most 0.
+pub fn assert_generates(
+    engine: &mut palisade_inference::Engine,
+    prompt: &str,
+    params: &palisade_inference::GenerationParams,
+    expected: &[u32],
+) {
+    let events: Vec<_> = engine
+        .generate(prompt, params)
+        .expect("starts")
+        .map(|e| e.expect("token"))
+        .collect();
+    let got: Vec<u32> = events.iter().map(|e| e.token_id).collect();
+    assert_eq!(
+        got, expected,
+        "KV-cached generation must equal full recomputation"
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.logprob.is_finite() && e.logprob <= 0.0)
+    );
+}
+
+/// A prompt of `context` tokens (one per `x`, no BOS) must be refused before any compute.
+pub fn assert_context_overflow(engine: &mut palisade_inference::Engine, context: usize) {
+    let err = match engine.generate(
+        &"x".repeat(context),
+        &palisade_inference::GenerationParams::greedy(4),
+    ) {
+        Err(e) => e,
+        Ok(_) => panic!("{context} tokens do not fit a {context}-token context"),
+    };
+    assert!(
+        matches!(err, palisade_inference::GenerateError::ContextOverflow { prompt_tokens, context_length, .. }
+            if prompt_tokens == context && context_length == context),
+        "{err}"
+    );
 }
