@@ -64,8 +64,7 @@ impl ObfuscatedPhraseDetector {
     }
 
     fn candidate(&self, hay: &str, sk: &Skeleton, m: regex_automata::Match) -> Candidate {
-        let s = sk.spans[m.start()].0;
-        let e = sk.spans[m.end() - 1].1;
+        let (s, e) = sk.span(m.start(), m.end());
         let (kind, score) = self
             .meta
             .get(m.pattern().as_usize())
@@ -82,13 +81,13 @@ impl ObfuscatedPhraseDetector {
             let end = ceil(hay, start.saturating_add(CHUNK));
             let last = end == hay.len();
             sk.build(hay, lb, end);
-            let k = sk.spans.partition_point(|&(s, _)| s < start);
+            let k = sk.starts.partition_point(|&s| (s as usize) < start);
             match self.regex.find(Input::new(&sk.text).range(k..)) {
-                Some(m) if last || sk.spans[m.end() - 1].1 + LOOK_AHEAD < end => {
+                Some(m) if last || sk.span(m.start(), m.end()).1 + LOOK_AHEAD < end => {
                     return Some(self.candidate(hay, sk, m));
                 }
                 // Too close to the chunk's end to be sure how far it reaches: start a chunk there.
-                Some(m) => start = sk.spans[m.start()].0.max(start + 1),
+                Some(m) => start = sk.span(m.start(), m.end()).0.max(start + 1),
                 None if last => return None,
                 // Every match starting before `end - max_len` would have been found.
                 None => start = floor(hay, end.saturating_sub(self.max_len)).max(start + 1),

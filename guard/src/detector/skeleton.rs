@@ -25,37 +25,62 @@ pub const MAX_BYTES_PER_CHAR: usize = MAX_TOKEN + MAX_GAP;
 /// A skeleton under construction (reused between calls).
 #[derive(Debug, Default)]
 pub struct Skeleton {
-    /// The skeleton text: lower-case ASCII letters, digits, `@`, `$`, [`BREAK`] and any other
-    /// alphanumeric character as is.
-    pub text: String,
-    /// For each byte of `text`, the haystack range `(start, end)` of the character it came from.
-    pub spans: Vec<(usize, usize)>,
+    /// The skeleton text (UTF-8): lower-case ASCII letters, digits, `@`, `$`, [`BREAK`] and any
+    /// other alphanumeric character as is.
+    pub text: Vec<u8>,
+    /// For each byte of `text`, the haystack offset where the character it came from starts.
+    pub starts: Vec<u32>,
+    /// For each byte of `text`, the haystack offset where that character ends.
+    pub ends: Vec<u32>,
 }
 
 impl Skeleton {
-    /// Rebuilds the skeleton of `hay[start..end]` (both on character boundaries).
+    /// Rebuilds the skeleton of `hay[start..end]` (both on character boundaries; `hay` shorter
+    /// than 4 GiB).
     pub fn build(&mut self, hay: &str, start: usize, end: usize) {
         self.text.clear();
-        self.spans.clear();
+        self.starts.clear();
+        self.ends.clear();
         let bytes = &hay.as_bytes()[..end];
         let mut i = start;
         let mut last_end: Option<usize> = None;
         while i < end {
-            let (kept, len) = classify(hay, bytes, i);
+            let b = bytes[i];
+            // Fast path: a plain ASCII letter or digit.
+            let (kept, len) = if b.is_ascii_alphanumeric() {
+                (Some(char::from(b.to_ascii_lowercase())), 1)
+            } else if b.is_ascii_whitespace() {
+                (None, 1)
+            } else {
+                classify(hay, bytes, i)
+            };
             if let Some(c) = kept {
                 if last_end.is_some_and(|l| i - l > MAX_GAP) {
-                    self.text.push(char::from(BREAK));
-                    self.spans.push((i, i));
+                    self.push_byte(BREAK, i, i);
                 }
-                let before = self.text.len();
-                self.text.push(c);
-                for _ in before..self.text.len() {
-                    self.spans.push((i, i + len));
+                if c.is_ascii() {
+                    self.push_byte(c as u8, i, i + len);
+                } else {
+                    let mut utf8 = [0u8; 4];
+                    for &u in c.encode_utf8(&mut utf8).as_bytes() {
+                        self.push_byte(u, i, i + len);
+                    }
                 }
                 last_end = Some(i + len);
             }
             i += len;
         }
+    }
+
+    fn push_byte(&mut self, b: u8, start: usize, end: usize) {
+        self.text.push(b);
+        self.starts.push(u32::try_from(start).unwrap_or(u32::MAX));
+        self.ends.push(u32::try_from(end).unwrap_or(u32::MAX));
+    }
+
+    /// The haystack range of skeleton bytes `s..e` (`s < e <= text.len()`).
+    pub fn span(&self, s: usize, e: usize) -> (usize, usize) {
+        (self.starts[s] as usize, self.ends[e - 1] as usize)
     }
 }
 
@@ -161,7 +186,7 @@ mod tests {
     fn skel(s: &str) -> String {
         let mut k = Skeleton::default();
         k.build(s, 0, s.len());
-        k.text
+        String::from_utf8(k.text).expect("utf-8")
     }
 
     #[test]
@@ -181,7 +206,7 @@ mod tests {
         assert_eq!(skel(&s), "ab#cd");
         let mut k = Skeleton::default();
         k.build("x &#105; y", 0, 10);
-        assert_eq!(k.text, "xiy");
-        assert_eq!(k.spans[1], (2, 8));
+        assert_eq!(k.text, b"xiy");
+        assert_eq!(k.span(1, 2), (2, 8));
     }
 }
