@@ -251,10 +251,11 @@ impl MessageWire {
             "system" | "developer" => Ok(WireRole::System),
             "user" => Ok(WireRole::User),
             "assistant" => Ok(WireRole::Assistant),
-            other => Err(WireError::new(
+            // The role is not quoted: errors never repeat the body.
+            _ => Err(WireError::new(
                 Some("messages"),
                 format!(
-                    "messages[{index}].role {other:?} is not supported: use system, developer, user or assistant"
+                    "messages[{index}].role is not supported: use system, developer, user or assistant (other roles, such as tool, need an upstream)"
                 ),
             )),
         }
@@ -270,11 +271,11 @@ impl MessageWire {
                 for part in parts {
                     match (part.kind.as_str(), &part.text) {
                         ("text", Some(t)) => text.push_str(t),
-                        (kind, _) => {
+                        _ => {
                             return Err(WireError::new(
                                 Some("messages"),
                                 format!(
-                                    "messages[{index}] has a {kind:?} part: only text parts are supported"
+                                    "messages[{index}] has a part of another type than text: only text parts are supported"
                                 ),
                             ));
                         }
@@ -379,7 +380,8 @@ mod tests {
         let err = parse_body::<ChatCompletionRequest>(b"{\"messages\": [").expect_err("bad");
         assert!(err.message.contains("line 1"), "{}", err.message);
         let tool = br#"{"messages":[{"role":"tool","content":"x"}]}"#;
-        assert!(check_body(BodyKind::Chat, tool, true).is_err());
+        let err = check_body(BodyKind::Chat, tool, true).expect_err("tool");
+        assert!(err.message.contains("messages[0].role") && !err.message.contains("\"tool\""));
         assert!(check_body(BodyKind::Chat, tool, false).is_ok());
         let n = br#"{"messages":[{"role":"user","content":"x"}],"n":2}"#;
         assert_eq!(
