@@ -2,8 +2,8 @@
 //!
 //! The original text is cut into *segments*: a starter character (canonical combining class 0)
 //! followed by at most [`MAX_NON_STARTERS`] non-starters. Each segment is normalised on its own:
-//! Unicode NFKC, removal of invisible characters (zero-width, bidi controls, tag characters,
-//! soft hyphen), folding of common homoglyphs (Cyrillic and Greek look-alikes of Latin letters)
+//! Unicode NFKC, removal of invisible characters (zero-width, bidi controls, soft hyphen), decoding
+//! of tag characters to the ASCII they mirror, folding of common homoglyphs (Cyrillic and Greek look-alikes of Latin letters)
 //! and, for the lower-case view, case folding. Because segments are independent, the view of
 //! any segment-aligned slice equals the same slice of the whole text's view, which is what lets
 //! the streaming guard scan a window and get exactly the whole-text result.
@@ -26,7 +26,8 @@ pub const MAX_NON_STARTERS: usize = 31;
 pub enum ViewKind {
     /// The original text, byte for byte.
     Original,
-    /// NFKC, invisible characters removed, homoglyphs folded; case preserved.
+    /// NFKC, invisible characters removed, tag characters decoded, homoglyphs folded; case
+    /// preserved.
     Folded,
     /// [`ViewKind::Folded`], then lower-cased.
     Lower,
@@ -282,15 +283,29 @@ fn fold_segment(seg: &str, out: &mut String) {
             out.push(c);
             return;
         }
+        if let Some(ascii) = tag_ascii(c) {
+            out.push(ascii);
+            return;
+        }
         if is_invisible(c) {
             return;
         }
     }
     for c in seg.nfkc() {
-        if is_invisible(c) {
-            continue;
+        if let Some(ascii) = tag_ascii(c) {
+            out.push(ascii);
+        } else if !is_invisible(c) {
+            out.push(homoglyph::fold(c));
         }
-        out.push(homoglyph::fold(c));
+    }
+}
+
+/// The ASCII character a Unicode tag character mirrors (U+E0020..=U+E007E): text written in tag
+/// characters is invisible on screen but read by models ("ASCII smuggling"), so views decode it.
+fn tag_ascii(c: char) -> Option<char> {
+    match u32::from(c) {
+        v @ 0xE0020..=0xE007E => char::from_u32(v - 0xE0000),
+        _ => None,
     }
 }
 
@@ -395,6 +410,14 @@ mod tests {
             &orig[v.orig_start(s)..v.orig_end(e)],
             "ig\u{200B}n\u{043E}re"
         );
+    }
+
+    #[test]
+    fn tag_characters_are_decoded_to_ascii() {
+        let orig = "i\u{E0067}nore \u{E0041}\u{E0001}!";
+        let v = View::build(orig, ViewKind::Lower);
+        assert_eq!(v.text(), "ignore a!");
+        assert_eq!(&orig[v.orig_start(1)..v.orig_end(2)], "\u{E0067}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! `palisade chat`: the guarded chat, one-shot or interactive.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,6 +15,8 @@ use palisade::inference::{ChatMessage, DeviceChoice, Engine, GenerationParams, L
 use palisade::observability::{install_trace_layer, read_telemetry_config, start_telemetry};
 use palisade::{ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, Palisade};
 use serde_json::json;
+
+use super::lines::{Line, read_line};
 
 /// A short system prompt: SmolLM2's own default ("You are a helpful AI
 /// assistant named SmolLM, trained by Hugging Face") derails the 135M model on
@@ -56,6 +58,10 @@ pub struct ChatArgs {
     /// Random seed: the same seed gives the same answer.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Longest line read from standard input; a longer one is refused with an error, without
+    /// being held in memory.
+    #[arg(long, default_value_t = 1 << 20, value_name = "BYTES")]
+    max_line_bytes: usize,
     /// Compute threads for the model (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -155,7 +161,7 @@ fn converse(palisade: &Palisade, args: &ChatArgs) -> anyhow::Result<ExitCode> {
                 _ => ExitCode::SUCCESS,
             })
         }
-        None => interactive(palisade, history, &params, args.json),
+        None => interactive(palisade, history, &params, args),
     }
 }
 
@@ -163,21 +169,54 @@ fn interactive(
     palisade: &Palisade,
     mut history: Vec<ChatMessage>,
     params: &GenerationParams,
-    json: bool,
+    args: &ChatArgs,
 ) -> anyhow::Result<ExitCode> {
+    let json = args.json;
     let stdin = std::io::stdin();
     let tty = stdin.is_terminal();
     if tty && !json {
         eprintln!("type a message; /reset clears the conversation, /exit or Ctrl-D quits");
     }
-    let mut lines = stdin.lock().lines();
+    let mut reader = stdin.lock();
+    let (mut number, mut refused) = (0usize, false);
     loop {
         if tty && !json {
             eprint!("> ");
             std::io::stderr().flush().ok();
         }
-        let Some(line) = lines.next() else { break };
-        let line = line.context("reading stdin (it must be UTF-8 text)")?;
+        let Some(line) =
+            read_line(&mut reader, args.max_line_bytes).context("reading standard input")?
+        else {
+            break;
+        };
+        number += 1;
+        let line = match line {
+            Line::Read(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => text,
+                Err(err) => {
+                    refused = true;
+                    let at = err.utf8_error().valid_up_to();
+                    refuse(
+                        json,
+                        number,
+                        format!("not UTF-8 text (invalid byte at offset {at})"),
+                    );
+                    continue;
+                }
+            },
+            Line::TooLong(len) => {
+                refused = true;
+                let max = args.max_line_bytes;
+                refuse(
+                    json,
+                    number,
+                    format!(
+                        "{len} bytes, over the limit of {max} (raise it with --max-line-bytes)"
+                    ),
+                );
+                continue;
+            }
+        };
         let line = line.trim();
         match line {
             "" => continue,
@@ -202,7 +241,24 @@ fn interactive(
             }),
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if refused {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Reports an input line that was skipped: a JSON `error` event with `--json`, else on stderr.
+fn refuse(json: bool, number: usize, why: String) {
+    let message = format!("input line {number} skipped: {why}");
+    if json {
+        println!(
+            "{}",
+            json!({"type": "error", "line": number, "message": message})
+        );
+    } else {
+        eprintln!("{message}");
+    }
 }
 
 fn ask(

@@ -7,7 +7,7 @@
 //! that cannot be read yields `{"line": N, "error": "..."}` in its place; the exit status is then 2.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,6 +15,12 @@ use anyhow::Context;
 use palisade::guard::scan::{ScanLine, scan_line};
 use palisade::guard::{Direction, Policy};
 use rayon::prelude::*;
+
+use super::lines::{Line, read_line};
+
+/// A batch stops growing once its lines hold this many bytes, so memory stays bounded whatever
+/// the line lengths (4096 lines of 16 MiB would be 64 GiB).
+const BATCH_BYTES: usize = 64 << 20;
 
 /// Which side of the model the records are on.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -53,47 +59,6 @@ pub struct ScanArgs {
     /// its place, without being held in memory.
     #[arg(long, default_value_t = 16 << 20, value_name = "BYTES")]
     pub max_line_bytes: usize,
-}
-
-/// One input line, or the length of one that was over the limit.
-enum Line {
-    Read(Vec<u8>),
-    TooLong(usize),
-}
-
-/// Reads the next line (without its `\n`), keeping at most `max` bytes of it in memory: a longer
-/// line is consumed to its end and reported by its length. `None` at the end of the input.
-fn read_line(reader: &mut impl BufRead, max: usize) -> std::io::Result<Option<Line>> {
-    let mut line = Vec::new();
-    let mut total = 0usize;
-    loop {
-        let buf = reader.fill_buf()?;
-        if buf.is_empty() {
-            return Ok((total > 0).then(|| finish(line, total, max)));
-        }
-        let (take, done) = match memchr::memchr(b'\n', buf) {
-            Some(i) => (i, true),
-            None => (buf.len(), false),
-        };
-        if total + take <= max {
-            line.extend_from_slice(&buf[..take]);
-        } else {
-            line = Vec::new();
-        }
-        total += take;
-        reader.consume(take + usize::from(done));
-        if done {
-            return Ok(Some(finish(line, total, max)));
-        }
-    }
-}
-
-fn finish(line: Vec<u8>, total: usize, max: usize) -> Line {
-    if total > max {
-        Line::TooLong(total)
-    } else {
-        Line::Read(line)
-    }
 }
 
 /// Loads `path`, or the embedded default policy.
@@ -137,9 +102,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     loop {
         lines.clear();
-        for _ in 0..batch {
+        let mut held = 0usize;
+        while lines.len() < batch && held < BATCH_BYTES {
             match read_line(&mut reader, args.max_line_bytes)? {
-                Some(line) => lines.push(line),
+                Some(line) => {
+                    held += line.held_bytes();
+                    lines.push(line);
+                }
                 None => break,
             }
         }

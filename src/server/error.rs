@@ -113,3 +113,9 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+impl From<super::wire::WireError> for ApiError {
+    fn from(err: super::wire::WireError) -> Self {
+        ApiError::bad_request(err.param, err.message)
+    }
+}

@@ -16,14 +16,15 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::ChatRequest;
-use palisade_inference::{ChatMessage, Role};
+use palisade_inference::ChatMessage;
 
+use super::convert::{chat_messages, generation_params};
 use super::error::ApiError;
 use super::events::Event;
 use super::metrics::scheduler_text;
 use super::respond::{self, Shape};
 use super::upstream::Endpoint;
-use super::wire::{ChatCompletionRequest, CompletionRequest, SamplingWire, parse_body};
+use super::wire::{BodyKind, SamplingWire, check_body};
 use super::{AppState, Generator, auth, inprocess, proxy};
 
 /// Every route, behind the body limit and (when a key is set) bearer auth.
@@ -73,27 +74,7 @@ async fn chat_completions(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let ask = body_bytes(body, state.config.max_body_bytes).and_then(|bytes| {
-        let request: ChatCompletionRequest = parse_body(&bytes)?;
-        let messages = match state.generator {
-            Generator::InProcess(_) => request.chat_messages()?,
-            // Upstreams may know more roles (tool, function): passed through.
-            Generator::Upstream(_) if request.messages.is_empty() => {
-                return Err(ApiError::bad_request(
-                    Some("messages"),
-                    "messages is empty: send at least one user message",
-                ));
-            }
-            Generator::Upstream(_) => Vec::new(),
-        };
-        Ok(Ask {
-            endpoint: Endpoint::Chat,
-            model: request.model,
-            messages,
-            sampling: request.sampling,
-            raw: parse_body(&bytes)?,
-        })
-    });
+    let ask = checked(&state, body, BodyKind::Chat, Endpoint::Chat);
     run(state, ask).await
 }
 
@@ -101,22 +82,29 @@ async fn completions(
     State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let ask = body_bytes(body, state.config.max_body_bytes).and_then(|bytes| {
-        let request: CompletionRequest = parse_body(&bytes)?;
-        // In-process, a completion is one user turn through the chat template.
-        let messages = vec![ChatMessage {
-            role: Role::User,
-            content: request.prompt.single()?.to_string(),
-        }];
-        Ok(Ask {
-            endpoint: Endpoint::Completion,
-            model: request.model,
-            messages,
-            sampling: request.sampling,
-            raw: parse_body(&bytes)?,
-        })
-    });
+    // In-process, a completion is one user turn through the chat template.
+    let ask = checked(&state, body, BodyKind::Completion, Endpoint::Completion);
     run(state, ask).await
+}
+
+/// Reads and checks a body (everything [`check_body`] refuses is a 400, before any work).
+fn checked(
+    state: &AppState,
+    body: Result<Bytes, BytesRejection>,
+    kind: BodyKind,
+    endpoint: Endpoint,
+) -> Result<Ask, ApiError> {
+    let bytes = body_bytes(body, state.config.max_body_bytes)?;
+    // Upstreams may know more roles (tool, function): their chat messages pass as sent.
+    let in_process = matches!(state.generator, Generator::InProcess(_));
+    let body = check_body(kind, &bytes, in_process)?;
+    Ok(Ask {
+        endpoint,
+        model: body.model,
+        messages: body.messages.map(chat_messages).unwrap_or_default(),
+        sampling: body.sampling,
+        raw: body.raw,
+    })
 }
 
 async fn run(state: Arc<AppState>, ask: Result<Ask, ApiError>) -> Response {
@@ -145,7 +133,7 @@ async fn start(
         Generator::InProcess(_) => {
             let request = ChatRequest {
                 messages: ask.messages,
-                params: ask.sampling.params(state.config.default_max_tokens)?,
+                params: generation_params(&ask.sampling, state.config.default_max_tokens)?,
             };
             let permit = state.scheduler.admit(deadline).await?;
             // Taken after admission: a reload while queued applies.
@@ -157,7 +145,6 @@ async fn start(
             (inprocess::start(palisade, request, permit), model)
         }
         Generator::Upstream(upstream) => {
-            ask.sampling.check()?;
             let model = ask.model.unwrap_or_default();
             let permit = state.scheduler.admit(deadline).await?;
             let rx = proxy::start(

@@ -5,7 +5,8 @@ use std::ops::ControlFlow;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::sync::mpsc;
 
-use crate::{ChatEvent, ChatRequest, Palisade};
+use crate::{ChatError, ChatEvent, ChatRequest, Palisade};
+use palisade_inference::GenerateError;
 
 use super::error::ApiError;
 use super::events::{Ending, Event};
@@ -28,12 +29,26 @@ pub(crate) fn start(
             Err(_) => ControlFlow::Break(()),
         };
         if let Err(err) = palisade.chat_with(request, &mut forward) {
-            let _ = tx.blocking_send(Event::Failed(ApiError::internal(format!(
-                "the model failed: {err}"
-            ))));
+            let _ = tx.blocking_send(Event::Failed(api_error(&err)));
         }
     });
     rx
+}
+
+/// A chat failure as an answer: what the request asked for that cannot be done (a prompt over the
+/// context window, say; all checked before any compute) is the client's 400, the rest a 500.
+fn api_error(err: &ChatError) -> ApiError {
+    let message = || err.to_string().replace("\n  fix:", ";");
+    match err {
+        ChatError::NoMessages
+        | ChatError::Generate(GenerateError::EmptyPrompt | GenerateError::ContextOverflow { .. }) => {
+            ApiError::bad_request(Some("messages"), message())
+        }
+        ChatError::Generate(GenerateError::InvalidParams { .. }) => {
+            ApiError::bad_request(None, message())
+        }
+        _ => ApiError::internal(format!("the model failed: {err}")),
+    }
 }
 
 fn convert(event: ChatEvent) -> Event {

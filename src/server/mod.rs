@@ -10,6 +10,7 @@
 
 mod auth;
 mod config;
+mod convert;
 mod error;
 mod events;
 mod handlers;

@@ -7,78 +7,98 @@ use std::sync::Arc;
 use regex_automata::meta::Regex;
 
 use super::encoded::EncodedPayloadDetector;
+use super::obfuscated::ObfuscatedPhraseDetector;
 use super::pattern_set::{Outcome, PatternDef, PatternSet};
 use super::{Detector, char_at, char_before};
 use crate::normalize::ViewKind;
 use crate::policy::InjectionCheck;
 
-/// `(pattern, score)`; `\s` stands for one to three whitespace characters.
-const OVERRIDE: &[(&str, f32)] = &[
+/// `(pattern, score, obfuscated)`: `\s` stands for one to three whitespace characters;
+/// `obfuscated` also matches the phrase on the text's skeleton (split letters, leetspeak, markup:
+/// see [`ObfuscatedPhraseDetector`]), for phrases long and specific enough not to turn up by
+/// accident once the spaces between words are gone.
+type Phrase = (&'static str, f32, bool);
+
+const OVERRIDE: &[Phrase] = &[
     (
         r"(?:ignore|disregard|forget|skip|override|bypass|neglect)\s(?:(?:all|any|the|your|my|these|those|of)\s){0,3}(?:previous|prior|above|earlier|preceding|former|original|initial|system|old|existing|current)\s(?:(?:ai|system|safety)\s)?(?:instructions?|prompts?|rules|directions|directives|guidelines|commands|context|guardrails|constraints|programming)",
         0.95,
+        true,
     ),
     (
         r"(?:ignore|disregard|forget|bypass)\s(?:all|any|your)\s(?:instructions|rules|guidelines|guardrails|restrictions|programming)",
         0.85,
+        true,
     ),
     (
         r"(?:forget|disregard|ignore)\s(?:everything|all)\s(?:you\s(?:were|have\sbeen)\stold|above|before|so\sfar|prior)",
         0.9,
+        true,
     ),
     (
         r"do\snot\s(?:follow|obey)\s(?:your|the|any)\s(?:(?:previous|prior|original|system)\s)?(?:instructions|rules|guidelines)",
         0.9,
+        true,
     ),
     (
         r"(?:override|bypass|disable|turn\soff|deactivate)\s(?:your|the|all|any)\s(?:(?:safety|content|security)\s)?(?:filters?|guardrails|restrictions|safeguards|policies|moderation|alignment)",
         0.85,
+        true,
     ),
     (
         r"(?:new|updated|revised)\s(?:system\s)?instructions?\s?:",
         0.7,
+        false,
     ),
-    (r"from\snow\son,?\syou\s(?:will|must|are|shall)", 0.6),
+    (r"from\snow\son,?\syou\s(?:will|must|are|shall)", 0.6, false),
 ];
 
-const JAILBREAK: &[(&str, f32)] = &[
-    (r"do\sanything\snow", 0.9),
+const JAILBREAK: &[Phrase] = &[
+    (r"do\sanything\snow", 0.9, false),
     (
         r"(?:you\sare|you're|act\sas|pretend\s(?:to\sbe|you\sare)|roleplay\sas|play\sthe\srole\sof)\s(?:now\s)?(?:dan|stan|dude|aim|an?\s(?:unfiltered|uncensored|unrestricted|unbound|amoral|evil|jailbroken)\s(?:ai|assistant|model|chatbot|version|llm))",
         0.9,
+        false,
     ),
     (
         r"(?:developer|dev|god|jailbreak|unrestricted|dan)\smode\s(?:enabled|activated|on)",
         0.9,
+        true,
     ),
     (
         r"(?:enable|activate|enter|switch\sto)\s(?:developer|dev|god|jailbreak|unrestricted|dan)\smode",
         0.9,
+        true,
     ),
     (
         r"(?:without|with\sno|free\s(?:of|from))\s(?:any\s)?(?:restrictions|limitations|filters|censorship|ethical\s(?:guidelines|constraints)|moral\s(?:guidelines|constraints)|content\spolic(?:y|ies))",
         0.6,
+        false,
     ),
-    (r"(?:stay|remain)\sin\scharacter", 0.6),
-    (r"jailbr(?:eak|oken)", 0.5),
+    (r"(?:stay|remain)\sin\scharacter", 0.6, false),
+    (r"jailbr(?:eak|oken)", 0.5, false),
 ];
 
-const EXTRACTION: &[(&str, f32)] = &[
+const EXTRACTION: &[Phrase] = &[
     (
         r"(?:reveal|show|print|display|output|repeat|tell\sme|give\sme|share|leak|dump|write\sout|what\s(?:is|are|was|were))\s(?:me\s)?(?:your|the)\s(?:(?:full|entire|complete|exact|original|initial|hidden|secret|verbatim)\s){0,2}(?:system\sprompt|system\smessage|initial\sinstructions|hidden\sinstructions|original\sinstructions|secret\sinstructions|pre-?prompt|prompt\sabove|instructions\sabove)",
         0.9,
+        true,
     ),
     (
         r"what\s(?:is|are|was|were)\syour\s(?:(?:original|initial|hidden|secret|system)\s)?instructions",
         0.75,
+        true,
     ),
     (
         r"(?:repeat|print|output|recite)\s(?:the\s)?(?:words|text|everything|all)\s(?:above|before\sthis)",
         0.85,
+        true,
     ),
     (
         r"(?:beginning|start)\swith\s.?you\sare\s(?:a|an|chatgpt|an\sai)",
         0.7,
+        false,
     ),
 ];
 
@@ -121,7 +141,7 @@ pub(crate) fn phrase_patterns() -> Vec<String> {
         .iter()
         .chain(JAILBREAK)
         .chain(EXTRACTION)
-        .map(|(p, _)| expand(p))
+        .map(|(p, _, _)| expand(p))
         .collect()
 }
 
@@ -183,6 +203,8 @@ pub fn build(checks: &[InjectionCheck]) -> Result<Vec<Box<dyn Detector>>, String
     let mut out: Vec<Box<dyn Detector>> = Vec::new();
     let mut kinds: Vec<Arc<str>> = Vec::new();
     let mut defs = Vec::new();
+    let mut hidden = Vec::new();
+    let mut plain = Vec::new();
     let groups = [
         (
             InjectionCheck::InstructionOverride,
@@ -202,7 +224,11 @@ pub fn build(checks: &[InjectionCheck]) -> Result<Vec<Box<dyn Detector>>, String
         }
         kinds.push(Arc::from(name));
         let k = kinds.len() - 1;
-        for &(p, score) in pats {
+        for &(p, score, obfuscated) in pats {
+            if obfuscated {
+                hidden.push((p, k, score));
+                plain.push(expand(p));
+            }
             defs.push(PatternDef::validated(&expand(p), k, move |_, s, e| {
                 Outcome::Accept {
                     end: e,
@@ -215,7 +241,7 @@ pub fn build(checks: &[InjectionCheck]) -> Result<Vec<Box<dyn Detector>>, String
     if checks.contains(&InjectionCheck::EncodedPayload) {
         kinds.push(Arc::from("injection.encoded_payload"));
         let k = kinds.len() - 1;
-        for (p, _) in OVERRIDE.iter().chain(JAILBREAK).chain(EXTRACTION) {
+        for (p, _, _) in OVERRIDE.iter().chain(JAILBREAK).chain(EXTRACTION) {
             defs.push(PatternDef::validated(
                 &expand(&rot13_pattern(p)),
                 k,
@@ -228,6 +254,14 @@ pub fn build(checks: &[InjectionCheck]) -> Result<Vec<Box<dyn Detector>>, String
         }
         let phrases = Regex::new_many(&phrase_patterns()).map_err(|e| e.to_string())?;
         out.push(Box::new(EncodedPayloadDetector::new(phrases)));
+    }
+    if !hidden.is_empty() {
+        let plain = Regex::new_many(&plain).map_err(|e| e.to_string())?;
+        out.push(Box::new(ObfuscatedPhraseDetector::new(
+            kinds.clone(),
+            &hidden,
+            plain,
+        )?));
     }
     if !defs.is_empty() {
         out.insert(

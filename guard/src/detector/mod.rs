@@ -19,11 +19,13 @@ pub mod encoded;
 pub mod injection;
 pub mod keywords;
 pub mod liveness;
+pub mod obfuscated;
 pub mod pattern_set;
 pub mod pii;
 pub mod regex_rule;
 pub mod restore;
 pub mod secrets;
+pub mod skeleton;
 pub mod validators;
 
 use std::collections::HashMap;
