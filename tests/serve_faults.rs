@@ -4,9 +4,9 @@
 //! cache. Nothing crashes, every request is answered, failures are counted
 //! and logged.
 
-mod serve_support;
 #[path = "serve_support/child.rs"]
 mod serve_child;
+mod serve_support;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -19,6 +19,11 @@ const EXE: &str = env!("CARGO_BIN_EXE_palisade");
 
 async fn get_json(url: &str) -> Value {
     json_of(reqwest::get(url).await.expect("GET")).await
+}
+
+async fn metrics_text(server: &ServeChild) -> String {
+    let response = reqwest::get(server.url("/metrics")).await.expect("GET");
+    response.text().await.expect("text")
 }
 
 /// The rule that blocked a chat (the fake upstream answers with fruit).
@@ -39,7 +44,12 @@ async fn a_deleted_policy_file_keeps_the_old_policy_until_it_is_back() {
     let policy = dir.path().join("policy.yaml");
     write_keyword_policy(&policy, "apple");
     let upstream = fake_upstream(Script::new(&["apple ", "banana"])).await;
-    let mut args = vec!["--upstream", upstream.base.as_str(), "--reload-poll-ms", "50"];
+    let mut args = vec![
+        "--upstream",
+        upstream.base.as_str(),
+        "--reload-poll-ms",
+        "50",
+    ];
     let policy_arg = policy.to_str().expect("utf-8 path");
     args.extend(["--policy", policy_arg]);
     let server = ServeChild::start(EXE, &args);
@@ -69,12 +79,7 @@ async fn a_deleted_policy_file_keeps_the_old_policy_until_it_is_back() {
     .await;
     assert!(server.logged(&["policy reload rejected", "still serving live"]));
     assert_eq!(blocked_by(&server).await.as_deref(), Some("no-apple"));
-    let metrics = reqwest::get(server.url("/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&server).await;
     assert!(
         metrics.contains("palisade_server_policy_reload_failures_total 2"),
         "{metrics}"
@@ -121,29 +126,23 @@ async fn telemetry_on_a_full_disk_with_the_collector_down_costs_no_request() {
         ],
     );
     for _ in 0..30 {
-        let response = post_json(
-            &server.url("/v1/chat/completions"),
-            &chat_body("Hi", true),
-        )
-        .await;
+        let response = post_json(&server.url("/v1/chat/completions"), &chat_body("Hi", true)).await;
         assert_eq!(response.status(), 200);
         let body = response.text().await.expect("body");
         assert!(body.ends_with("data: [DONE]\n\n"), "{body}");
     }
     // Exports keep failing in the background; requests were never held up.
     eventually("the exporter counts its failures", async || {
-        let metrics = reqwest::get(server.url("/metrics"))
+        metrics_text(&server)
             .await
-            .expect("metrics")
-            .text()
-            .await
-            .expect("text");
-        metrics
             .lines()
             .any(|l| l.starts_with("palisade_exporter_retries") && !l.ends_with(" 0"))
     })
     .await;
-    assert!(!ledger.exists(), "no budget was granted, nothing was reported");
+    assert!(
+        !ledger.exists(),
+        "no budget was granted, nothing was reported"
+    );
     assert_eq!(upstream.seen.lock().expect("lock").len(), 30);
 }
 

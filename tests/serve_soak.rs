@@ -7,9 +7,9 @@
 //!
 //! `cargo run --example serve_soak -- SECONDS` runs the same load for longer.
 
-mod serve_support;
 #[path = "serve_support/child.rs"]
 mod serve_child;
+mod serve_support;
 #[path = "serve_support/soak.rs"]
 mod soak;
 
@@ -34,7 +34,10 @@ fn seconds() -> u64 {
 
 fn check(tally: &Tally, phase: &str) {
     assert_eq!(tally.transport_errors, 0, "{phase}: {tally:?}");
-    assert_eq!(tally.truncated, 0, "{phase}: streams end with [DONE]: {tally:?}");
+    assert_eq!(
+        tally.truncated, 0,
+        "{phase}: streams end with [DONE]: {tally:?}"
+    );
     for status in tally.refused.keys() {
         assert!(
             [429, 503, 504].contains(status),

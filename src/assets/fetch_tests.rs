@@ -227,7 +227,10 @@ fn a_tampered_cached_file_is_removed_even_when_it_cannot_be_refetched() {
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
     assert!(!path.exists(), "the tampered file is not kept");
     assert!(
-        matches!(cache.require(&spec), Err(super::MissingAsset::Absent { .. })),
+        matches!(
+            cache.require(&spec),
+            Err(super::MissingAsset::Absent { .. })
+        ),
         "so nothing can load it"
     );
 }

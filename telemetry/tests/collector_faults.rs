@@ -7,13 +7,12 @@
 mod common;
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use common::faulty::*;
 use common::*;
-use palisade_telemetry::config::{PrometheusConfig, Protocol, SpoolConfig, Temporality};
+use palisade_telemetry::config::{Protocol, SpoolConfig, Temporality};
 use palisade_telemetry::registry::{MetricId, spec};
-use palisade_telemetry::{OtelSink, TelemetryConfig, TelemetrySink};
 
 const PROTOCOLS: [Protocol; 2] = [Protocol::Grpc, Protocol::HttpProtobuf];
 
@@ -22,37 +21,6 @@ fn url(receiver: &Receiver, protocol: Protocol) -> String {
         Protocol::Grpc => receiver.grpc_url(),
         Protocol::HttpProtobuf => format!("{}/v1/metrics", receiver.http_url()),
     }
-}
-
-/// Runs `f` on another thread; fails the test if it hangs (generous limit).
-fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(Duration::from_secs(90))
-        .expect("finished instead of blocking")
-}
-
-fn start(cfg: TelemetryConfig) -> Arc<OtelSink> {
-    let sink = OtelSink::start(cfg).expect("sink starts");
-    sink.register_policy(&policy()).expect("policy");
-    sink.register_model(MODEL).expect("model");
-    sink
-}
-
-fn record(sink: &Arc<OtelSink>, n: usize) {
-    let s = sink.clone();
-    within(move || {
-        for _ in 0..n {
-            s.record_request(&completed());
-        }
-    });
-}
-
-fn flush(sink: &Arc<OtelSink>) -> bool {
-    let s = sink.clone();
-    within(move || s.flush(Duration::from_secs(30)))
 }
 
 /// Requests counted by the operation-duration histogram of each export the
@@ -92,17 +60,13 @@ fn a_slow_collector_times_out_counts_retries_and_loses_nothing_on_recovery() {
         export.max_retries = 1;
         // Cumulative: the next good export carries everything recorded.
         export.temporality = Temporality::Cumulative;
-        let sink = start(TelemetryConfig {
-            metrics: Some(export),
-            prometheus: PrometheusConfig {
-                enabled: false,
-                listen: None,
-            },
-            ..TelemetryConfig::default()
-        });
+        let sink = start_exporting(export);
 
         record(&sink, 100);
-        assert!(!flush(&sink), "{protocol:?}: the collector answers too late");
+        assert!(
+            !flush(&sink),
+            "{protocol:?}: the collector answers too late"
+        );
         let h = sink.health();
         assert_eq!(h.records_dropped, 0, "{protocol:?}: recording never waits");
         assert_eq!(h.export_failures, 2, "{protocol:?}: one attempt, one retry");
@@ -120,7 +84,11 @@ fn a_slow_collector_times_out_counts_retries_and_loses_nothing_on_recovery() {
         // Cumulative: the largest count seen is everything recorded. (The
         // timed-out attempts may still be accepted late: at-least-once.)
         let counts = delivered(&receiver);
-        assert_eq!(counts.iter().max(), Some(&101), "{protocol:?}: nothing lost");
+        assert_eq!(
+            counts.iter().max(),
+            Some(&101),
+            "{protocol:?}: nothing lost"
+        );
         assert_eq!(exported(&receiver, MetricId::ExporterRetries), 1.0);
         assert_eq!(exported(&receiver, MetricId::ExporterBatchesDropped), 1.0);
         assert_eq!(exported(&receiver, MetricId::ExporterRecordsDropped), 0.0);
@@ -142,20 +110,16 @@ fn an_erroring_collector_is_retried_then_spooled_and_replayed() {
             dir: dir.path().to_owned(),
             max_bytes: 1 << 20,
         });
-        let sink = start(TelemetryConfig {
-            metrics: Some(export),
-            prometheus: PrometheusConfig {
-                enabled: false,
-                listen: None,
-            },
-            ..TelemetryConfig::default()
-        });
+        let sink = start_exporting(export);
 
         record(&sink, 10);
         assert!(!flush(&sink), "{protocol:?}: every answer is an error");
         let h = sink.health();
         assert_eq!(h.records_dropped, 0, "{protocol:?}");
-        assert_eq!(h.export_failures, 3, "{protocol:?}: one attempt, two retries");
+        assert_eq!(
+            h.export_failures, 3,
+            "{protocol:?}: one attempt, two retries"
+        );
         assert_eq!(h.retries, 2, "{protocol:?}");
         assert_eq!((h.batches_spooled, h.queued), (1, 1), "{protocol:?}");
         assert_eq!(h.batches_dropped, 0, "{protocol:?}: kept, not dropped");

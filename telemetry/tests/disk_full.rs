@@ -13,14 +13,15 @@ use std::io::Write;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, mpsc};
+
 use std::time::Duration;
 
+use common::faulty::*;
 use common::*;
+use palisade_telemetry::TelemetryConfig;
 use palisade_telemetry::config::{
     DpConfig, PrivacyMode, PrometheusConfig, Protocol, SpoolConfig, Temporality,
 };
-use palisade_telemetry::{OtelSink, TelemetryConfig, TelemetrySink};
 
 /// A tmpfs of a few pages, unmounted on drop.
 struct TinyDisk {
@@ -31,7 +32,13 @@ impl TinyDisk {
     fn mount(bytes: u64) -> Option<TinyDisk> {
         let dir = tempfile::tempdir().expect("tempdir");
         let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "palisade-test"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={bytes}"),
+                "palisade-test",
+            ])
             .arg(dir.path())
             .stderr(Stdio::null())
             .status()
@@ -71,32 +78,6 @@ fn closed_port_url() -> String {
     format!("http://{addr}/v1/metrics")
 }
 
-/// Runs `f` on another thread; fails the test if it hangs (generous limit).
-fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(Duration::from_secs(60))
-        .expect("finished instead of blocking")
-}
-
-fn start(cfg: TelemetryConfig) -> Arc<OtelSink> {
-    let sink = OtelSink::start(cfg).expect("sink starts");
-    sink.register_policy(&policy()).expect("policy");
-    sink.register_model(MODEL).expect("model");
-    sink
-}
-
-fn record(sink: &Arc<OtelSink>, n: usize) {
-    let s = sink.clone();
-    within(move || {
-        for _ in 0..n {
-            s.record_request(&completed());
-        }
-    });
-}
-
 fn names_in(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
         .expect("list")
@@ -121,18 +102,10 @@ fn a_full_disk_under_the_spool_drops_counted_batches_and_recovers() {
         dir: spool.clone(),
         max_bytes: 1 << 20,
     });
-    let sink = start(TelemetryConfig {
-        metrics: Some(export),
-        prometheus: PrometheusConfig {
-            enabled: false,
-            listen: None,
-        },
-        ..TelemetryConfig::default()
-    });
+    let sink = start_exporting(export);
 
     record(&sink, 50);
-    let s = sink.clone();
-    assert!(!within(move || s.flush(Duration::from_secs(10))));
+    assert!(!flush(&sink));
     let h = sink.health();
     assert_eq!(h.records_dropped, 0, "recording does not touch the disk");
     assert_eq!(h.batches_spooled, 0, "the disk is full");
@@ -146,8 +119,7 @@ fn a_full_disk_under_the_spool_drops_counted_batches_and_recovers() {
 
     std::fs::remove_file(filler).expect("free the disk");
     record(&sink, 5);
-    let s = sink.clone();
-    assert!(!within(move || s.flush(Duration::from_secs(10))));
+    assert!(!flush(&sink));
     let h = sink.health();
     assert_eq!(h.batches_spooled, 1, "spooling works again");
     assert_eq!(h.queued, 1);

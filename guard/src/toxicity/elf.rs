@@ -71,7 +71,12 @@ pub(crate) fn check_whole(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
-#[cfg(all(test, target_os = "linux", target_pointer_width = "64", target_endian = "little"))]
+#[cfg(all(
+    test,
+    target_os = "linux",
+    target_pointer_width = "64",
+    target_endian = "little"
+))]
 mod tests {
     use super::*;
 

@@ -2,6 +2,8 @@
 //! record builders shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod faulty;
+
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
