@@ -6,7 +6,7 @@
 CARGO ?= cargo
 PROMPT ?= What is the capital of France?
 
-.PHONY: demo test fetch build fmt-check clippy unit-tests
+.PHONY: demo test fetch build fmt-check clippy unit-tests deny
 
 demo: fetch
 	$(CARGO) run --quiet -- chat --prompt "$(PROMPT)"
@@ -28,3 +28,10 @@ unit-tests:
 
 clippy:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Supply chain (deny.toml): licenses, banned and duplicate crates, sources.
+# Not part of `make test` yet. Advisories need the RustSec database from
+# github.com: run `cargo deny check advisories` where it is reachable.
+deny:
+	command -v cargo-deny >/dev/null || $(CARGO) install cargo-deny --locked
+	$(CARGO) deny --offline check licenses bans sources

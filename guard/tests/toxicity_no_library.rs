@@ -57,3 +57,67 @@ fn a_policy_with_a_toxicity_rule_fails_to_build_without_the_library() {
         "{err}"
     );
 }
+
+/// A copy of the real library cut short (a partial download or a full disk), or
+/// an ELF-looking stub when no library is installed here.
+fn truncated_library(dir: &std::path::Path) -> std::path::PathBuf {
+    let real = palisade_guard::toxicity::runtime::library_candidates(&RuntimeConfig::default())
+        .into_iter()
+        .find(|p| p.is_file());
+    let bytes = match real {
+        Some(path) => {
+            let bytes = std::fs::read(path).unwrap();
+            bytes[..bytes.len() / 2].to_vec()
+        }
+        None => {
+            let mut stub = b"\x7fELF\x02\x01\x01".to_vec();
+            stub.resize(4096, 0);
+            stub
+        }
+    };
+    let path = dir.join("libonnxruntime.so.1.31.1");
+    std::fs::write(&path, bytes).unwrap();
+    path
+}
+
+#[test]
+fn truncated_and_foreign_libraries_are_load_errors_not_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = truncated_library(dir.path());
+    let config = RuntimeConfig {
+        library: Some(truncated.clone()),
+        ..RuntimeConfig::default()
+    };
+    for _ in 0..2 {
+        // A failed load is not remembered: the second try fails the same way.
+        let err = load_model(JIGSAW_BILSTM, &config).unwrap_err();
+        match &err {
+            ToxicityError::LibraryLoad { path, .. } => assert_eq!(path, &truncated),
+            other => panic!("expected LibraryLoad, got {other}"),
+        }
+        assert!(err.to_string().contains("palisade fetch"), "{err}");
+    }
+
+    // A real shared library that is not ONNX Runtime (no `OrtGetApiBase`).
+    let foreign = [
+        "/lib/x86_64-linux-gnu/libm.so.6",
+        "/usr/lib/x86_64-linux-gnu/libm.so.6",
+        "/lib/aarch64-linux-gnu/libm.so.6",
+        "/lib64/libm.so.6",
+    ]
+    .into_iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.is_file());
+    if let Some(libm) = foreign {
+        let config = RuntimeConfig {
+            library: Some(libm.clone()),
+            ..RuntimeConfig::default()
+        };
+        let err = load_model(JIGSAW_BILSTM, &config).unwrap_err();
+        assert!(
+            matches!(&err, ToxicityError::LibraryLoad { path, reason }
+                if path == &libm && reason.contains("OrtGetApiBase")),
+            "{err}"
+        );
+    }
+}

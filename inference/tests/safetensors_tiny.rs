@@ -175,3 +175,27 @@ fn missing_or_broken_checkpoints_are_errors() {
         "{err}"
     );
 }
+
+#[test]
+fn truncated_safetensors_are_load_errors_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_checkpoint(dir.path());
+    let weights = dir.path().join("model.safetensors");
+    let full = std::fs::read(&weights).expect("reads");
+    // Header length cut, header JSON cut, tensor data cut by one byte, empty.
+    for keep in [4, 40, full.len() - 1, 0] {
+        std::fs::write(&weights, &full[..keep]).expect("writes");
+        let err = Engine::load_safetensors(dir.path(), &LoadOptions::default())
+            .expect_err("truncated weights");
+        assert!(
+            matches!(err, LoadError::Weights { .. } | LoadError::Io { .. }),
+            "{keep} bytes: {err}"
+        );
+        assert!(
+            err.to_string().contains("model.safetensors"),
+            "{keep} bytes: {err}"
+        );
+    }
+    std::fs::write(&weights, &full).expect("writes");
+    Engine::load_safetensors(dir.path(), &LoadOptions::default()).expect("whole file loads");
+}

@@ -182,3 +182,55 @@ fn an_unreachable_server_gives_an_error_naming_the_url() {
         .expect_err("connection refused");
     assert!(err.to_string().contains(&addr.to_string()), "{err}");
 }
+
+#[test]
+fn a_truncated_cached_file_is_refused_by_require_and_refetched() {
+    let wheel = wheel_bytes();
+    let (url, hits) = serve(wheel.clone());
+    let spec = spec(url, &wheel, hex(CONTENT));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = AssetCache::new(dir.path());
+    let path = cache.path_of(&spec);
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+    std::fs::write(&path, &CONTENT[..5]).expect("a partial download");
+    let err = cache.require(&spec).expect_err("partial");
+    assert!(err.to_string().contains("palisade fetch"), "{err}");
+
+    let outcome = Fetcher::new(cache.clone())
+        .fetch(&spec, &NoProgress)
+        .expect("refetch");
+    assert!(matches!(outcome, FetchOutcome::Downloaded { .. }));
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+    assert_eq!(std::fs::read(&path).expect("read"), CONTENT);
+    assert_eq!(cache.require(&spec).expect("whole"), path);
+}
+
+#[test]
+fn a_tampered_cached_file_is_removed_even_when_it_cannot_be_refetched() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let wheel = wheel_bytes();
+    let spec = spec(format!("http://{addr}/x.whl"), &wheel, hex(CONTENT));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = AssetCache::new(dir.path());
+    let path = cache.path_of(&spec);
+    std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+    // Same size, different bytes: only the sha256 can tell.
+    let mut tampered = CONTENT.to_vec();
+    tampered[3] ^= 0x20;
+    std::fs::write(&path, &tampered).expect("tamper");
+
+    let err = Fetcher::new(cache.clone())
+        .fetch(&spec, &NoProgress)
+        .expect_err("offline");
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+    assert!(!path.exists(), "the tampered file is not kept");
+    assert!(
+        matches!(
+            cache.require(&spec),
+            Err(super::MissingAsset::Absent { .. })
+        ),
+        "so nothing can load it"
+    );
+}

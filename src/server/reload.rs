@@ -199,8 +199,16 @@ pub(crate) async fn watch_file(
             }
             Ok(_) => {}
             Err(err) if !read_error_logged => {
+                // Deleted or unreadable: counted and logged once until the
+                // file is back; the loaded policy keeps serving.
                 read_error_logged = true;
-                info(format_args!("{err}; still serving the loaded policy"));
+                seen = None;
+                state.policy.failures.fetch_add(1, Ordering::Relaxed);
+                info(format_args!(
+                    "policy reload failed: {err}; still serving {} ({})",
+                    state.policy.current().name,
+                    short(&state.policy.current().hash)
+                ));
             }
             Err(_) => {}
         }

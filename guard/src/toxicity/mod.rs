@@ -21,6 +21,7 @@ pub mod assets;
 pub mod batch;
 pub mod bilstm;
 pub mod detector;
+mod elf;
 pub mod error;
 pub mod eval;
 pub mod keras_tokenizer;

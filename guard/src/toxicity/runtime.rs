@@ -152,6 +152,8 @@ pub fn environment(config: &RuntimeConfig) -> Result<(Environment, PathBuf), Tox
         path: path.clone(),
         reason,
     };
+    // A truncated library would crash the process inside dlopen (SIGBUS).
+    super::elf::check_whole(&path).map_err(load_err)?;
     let env = ort::init_from(&path)
         .map_err(|e| load_err(e.to_string()))?
         .with_name("palisade-toxicity")

@@ -145,14 +145,21 @@ impl Spool {
     }
 }
 
+/// Writes `bytes` to a temporary file, syncs it and renames it to `path`.
+/// On any failure (a full disk, typically) the temporary file is removed:
+/// names are unique per batch, so a leftover would never be reclaimed.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("tmp");
-    {
+    let written = (|| {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
     }
-    fs::rename(&tmp, path)
+    written
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //! record builders shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod faulty;
+
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -39,6 +41,9 @@ pub struct State {
     pub headers: Mutex<Vec<(String, String)>>,
     /// Answer every call with an error while set.
     pub fail: AtomicBool,
+    /// The HTTP status of those errors (0: 503); gRPC answers `unavailable`,
+    /// or `internal` when this is 500.
+    pub fail_status: AtomicU16,
     /// Delay every answer by this many milliseconds.
     pub delay_ms: AtomicU64,
     pub calls: AtomicU64,
@@ -64,6 +69,20 @@ impl State {
         }
         ok
     }
+
+    fn http_error(&self) -> StatusCode {
+        match self.fail_status.load(Ordering::SeqCst) {
+            0 => StatusCode::SERVICE_UNAVAILABLE,
+            code => StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+
+    fn grpc_error(&self) -> tonic::Status {
+        match self.fail_status.load(Ordering::SeqCst) {
+            500 => tonic::Status::internal("receiver told to fail"),
+            _ => tonic::Status::unavailable("receiver told to fail"),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -85,7 +104,7 @@ impl MetricsService for Grpc {
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
         if !self.0.gate().await {
-            return Err(tonic::Status::unavailable("receiver told to fail"));
+            return Err(self.0.grpc_error());
         }
         note_metadata(&self.0, request.metadata());
         let msg = request.into_inner();
@@ -102,7 +121,7 @@ impl TraceService for Grpc {
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
         if !self.0.gate().await {
-            return Err(tonic::Status::unavailable("receiver told to fail"));
+            return Err(self.0.grpc_error());
         }
         let msg = request.into_inner();
         self.0.raw.lock().expect("lock").push(msg.encode_to_vec());
@@ -124,7 +143,7 @@ async fn http_metrics(
     body: Bytes,
 ) -> (StatusCode, Vec<u8>) {
     if !state.gate().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, Vec::new());
+        return (state.http_error(), Vec::new());
     }
     note_headers(&state, &headers);
     if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-protobuf") {
@@ -146,7 +165,7 @@ async fn http_traces(
     body: Bytes,
 ) -> (StatusCode, Vec<u8>) {
     if !state.gate().await {
-        return (StatusCode::SERVICE_UNAVAILABLE, Vec::new());
+        return (state.http_error(), Vec::new());
     }
     let Ok(msg) = ExportTraceServiceRequest::decode(body.as_ref()) else {
         return (StatusCode::BAD_REQUEST, Vec::new());
