@@ -26,6 +26,8 @@ pub mod detok;
 mod engine;
 mod error;
 pub mod gguf_meta;
+#[cfg(feature = "hub")]
+pub mod hub;
 pub mod models;
 mod params;
 pub mod processors;

@@ -8,11 +8,13 @@
 mod fetch;
 #[cfg(test)]
 mod fetch_tests;
+mod model_source;
 mod registry;
 
 use std::path::{Path, PathBuf};
 
 pub use fetch::{FetchError, FetchOutcome, FetchProgress, Fetcher, NoProgress};
+pub use model_source::{ModelSourceError, resolve_model};
 pub use registry::{
     ALL, HALUEVAL_DIALOGUE, HALUEVAL_QA, HALUEVAL_SUMMARIZATION, ONNXRUNTIME, OPTIONAL,
     SMOLLM2_135M_INSTRUCT,

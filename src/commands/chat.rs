@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use palisade::assets::{AssetCache, SMOLLM2_135M_INSTRUCT};
+
 use palisade::guard::Policy;
 use palisade::guard::scan::finding_json;
 use palisade::inference::{ChatMessage, DeviceChoice, Engine, GenerationParams, LoadOptions, Role};
@@ -37,7 +37,8 @@ pub struct ChatArgs {
     #[arg(long, value_name = "FILE", env = "PALISADE_POLICY")]
     policy: Option<PathBuf>,
     /// GGUF model file or Hugging Face folder (config.json, *.safetensors,
-    /// tokenizer.json); default: SmolLM2-135M-Instruct from the asset cache.
+    /// tokenizer.json), or hf:OWNER/NAME[@REVISION][/FILE.gguf] from the Hugging Face Hub
+    /// (builds with the `hub` feature); default: SmolLM2-135M-Instruct from the asset cache.
     #[arg(long, value_name = "PATH", env = "PALISADE_MODEL")]
     model: Option<PathBuf>,
     /// Most tokens to generate per answer.
@@ -98,10 +99,7 @@ pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
             palisade::DEFAULT_POLICY_ORIGIN,
         )?,
     };
-    let model = match &args.model {
-        Some(path) => path.clone(),
-        None => AssetCache::from_env().require(&SMOLLM2_135M_INSTRUCT)?,
-    };
+    let model = palisade::assets::resolve_model(args.model.as_deref())?;
     let spinner = spinner(&format!("loading {}", model.display()), args.json);
     let options = LoadOptions {
         threads: args.threads,

@@ -43,8 +43,9 @@ pub struct ServeArgs {
     /// Policy file (default: the embedded default policy); reloaded on SIGHUP and on change.
     #[arg(long, value_name = "FILE", env = "PALISADE_POLICY")]
     policy: Option<PathBuf>,
-    /// GGUF file or Hugging Face folder for in-process mode (default:
-    /// SmolLM2-135M-Instruct from the cache).
+    /// GGUF file or Hugging Face folder for in-process mode, or
+    /// hf:OWNER/NAME[@REVISION][/FILE.gguf] (builds with the `hub` feature); default:
+    /// SmolLM2-135M-Instruct from the cache.
     #[arg(long, value_name = "PATH", env = "PALISADE_MODEL")]
     model: Option<PathBuf>,
     /// Compute threads of the in-process model (default: all cores).

@@ -37,7 +37,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::Palisade;
-use crate::assets::{AssetCache, SMOLLM2_135M_INSTRUCT};
 
 pub use auth::{ApiKey, MIN_API_KEY_BYTES};
 pub use config::{
@@ -132,9 +131,9 @@ pub enum StartError {
     /// The policy did not load.
     #[error(transparent)]
     Policy(#[from] ReloadError),
-    /// The default model is not in the asset cache.
+    /// The model is not in the asset cache, or could not be fetched from the Hub.
     #[error(transparent)]
-    MissingAsset(#[from] crate::assets::MissingAsset),
+    ModelSource(#[from] crate::assets::ModelSourceError),
     /// The model did not load (the reason is the source, which error chains print once).
     #[error("loading the model")]
     Model(#[from] palisade_inference::LoadError),
@@ -191,10 +190,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
         } => {
             // A GPU this build cannot use is refused before the model is looked for.
             device.open()?;
-            let model = match model {
-                Some(path) => path.clone(),
-                None => AssetCache::from_env().require(&SMOLLM2_135M_INSTRUCT)?,
-            };
+            let model = crate::assets::resolve_model(model.as_deref())?;
             let options = LoadOptions {
                 threads: *threads,
                 device: *device,
