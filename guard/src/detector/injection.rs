@@ -107,29 +107,58 @@ fn expand(p: &str) -> String {
     format!(r"(?-u:\b)(?:{body})(?-u:\b)")
 }
 
+/// A piece of a phrase pattern, as the pattern rewriters (rot13 here, the skeleton patterns of
+/// the obfuscated-phrase detector) see it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum PatternPiece<'a> {
+    /// `\x`: the escaped character.
+    Escape(char),
+    /// Group flags (`(?:`, `(?-u:`) or a repetition (`{1,3}`), kept as written.
+    Verbatim(&'a str),
+    /// Any other character.
+    Char(char),
+}
+
+/// Cuts a phrase pattern into [`PatternPiece`]s.
+pub(crate) fn pattern_pieces(p: &str) -> Vec<PatternPiece<'_>> {
+    let mut out = Vec::with_capacity(p.len());
+    let mut rest = p;
+    while let Some(c) = rest.chars().next() {
+        let (piece, len) = match c {
+            '\\' => match rest[1..].chars().next() {
+                Some(n) => (Some(PatternPiece::Escape(n)), 1 + n.len_utf8()),
+                None => (None, 1),
+            },
+            '(' if rest[1..].starts_with('?') => {
+                let len = rest.find([':', ')']).map_or(rest.len(), |i| i + 1);
+                (Some(PatternPiece::Verbatim(&rest[..len])), len)
+            }
+            '{' => {
+                let len = rest.find('}').map_or(rest.len(), |i| i + 1);
+                (Some(PatternPiece::Verbatim(&rest[..len])), len)
+            }
+            _ => (Some(PatternPiece::Char(c)), c.len_utf8()),
+        };
+        out.extend(piece);
+        rest = &rest[len..];
+    }
+    out
+}
+
 /// Applies rot13 to the letters of a pattern, leaving escapes and group flags intact.
 fn rot13_pattern(p: &str) -> String {
     let mut out = String::with_capacity(p.len());
-    let mut chars = p.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => {
-                out.push(c);
-                if let Some(n) = chars.next() {
-                    out.push(n);
-                }
+    for piece in pattern_pieces(p) {
+        match piece {
+            PatternPiece::Escape(n) => {
+                out.push('\\');
+                out.push(n);
             }
-            '(' if chars.peek() == Some(&'?') => {
-                out.push(c);
-                for n in chars.by_ref() {
-                    out.push(n);
-                    if n == ':' || n == ')' {
-                        break;
-                    }
-                }
+            PatternPiece::Verbatim(v) => out.push_str(v),
+            PatternPiece::Char(c @ 'a'..='z') => {
+                out.push(char::from((c as u8 - b'a' + 13) % 26 + b'a'));
             }
-            'a'..='z' => out.push(char::from((c as u8 - b'a' + 13) % 26 + b'a')),
-            _ => out.push(c),
+            PatternPiece::Char(c) => out.push(c),
         }
     }
     out

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use regex_automata::Input;
 use regex_automata::meta::Regex;
 
+use super::injection::{PatternPiece, pattern_pieces};
 use super::regex_rule::check_pattern;
 use super::skeleton::{LOOK_AHEAD, LOOK_BEHIND, MAX_BYTES_PER_CHAR, Skeleton};
 use super::{Candidate, Detector};
@@ -168,44 +169,29 @@ fn leet(c: char) -> Option<&'static str> {
 /// their `?`) removed, letters widened to their leetspeak classes; escapes other than `\s`,
 /// group flags and repetition counts are kept.
 pub fn skeleton_pattern(p: &str) -> String {
+    let pieces = pattern_pieces(p);
     let mut out = String::with_capacity(p.len() * 3);
-    let mut chars = p.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next() {
-                Some('s') => {}
-                Some(n) => {
-                    out.push('\\');
-                    out.push(n);
-                }
-                None => {}
-            },
-            '(' if chars.peek() == Some(&'?') => {
-                out.push(c);
-                for n in chars.by_ref() {
-                    out.push(n);
-                    if n == ':' || n == ')' {
-                        break;
-                    }
-                }
+    let mut i = 0;
+    while let Some(&piece) = pieces.get(i) {
+        i += 1;
+        match piece {
+            PatternPiece::Escape('s') => {}
+            PatternPiece::Escape(n) => {
+                out.push('\\');
+                out.push(n);
             }
-            '{' => {
+            PatternPiece::Verbatim(v) => out.push_str(v),
+            PatternPiece::Char(c @ ('(' | ')' | '|' | '?' | '*' | '+' | '.' | '[' | ']')) => {
                 out.push(c);
-                for n in chars.by_ref() {
-                    out.push(n);
-                    if n == '}' {
-                        break;
-                    }
-                }
             }
-            '(' | ')' | '|' | '?' | '*' | '+' | '.' | '[' | ']' => out.push(c),
-            _ if c.is_ascii_alphanumeric() => match leet(c) {
+            PatternPiece::Char(c) if c.is_ascii_alphanumeric() => match leet(c) {
                 Some(class) => out.push_str(class),
                 None => out.push(c),
             },
-            _ => {
-                if chars.peek() == Some(&'?') {
-                    chars.next();
+            // A whitespace or punctuation literal, and the `?` that makes it optional.
+            PatternPiece::Char(_) => {
+                if pieces.get(i) == Some(&PatternPiece::Char('?')) {
+                    i += 1;
                 }
             }
         }
