@@ -60,6 +60,17 @@ impl ServeChild {
         ServeChild { child, addr, log }
     }
 
+    /// Waits (up to 10 s) for the process to exit and returns its exit code.
+    pub async fn exit_code(mut self) -> Option<i32> {
+        for _ in 0..500 {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code();
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the server did not exit");
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
