@@ -25,6 +25,11 @@ use serde_json::Value;
 const DEVICES: usize = 48;
 const K: usize = 3;
 const SCRAPE_INTERVAL_S: u64 = 1;
+/// The `dp` devices' daily budget: eight reports of the default ε = 5 each, 250 ms apart, so
+/// their counters rise across several scrapes. With the default two reports, both could land
+/// between two scrapes: Prometheus never saw the counters rise and the de-biased rates had no
+/// data (seen once on a cold CI run).
+const DP_EPSILON_PER_DAY: f64 = 40.0;
 
 fn unix_now() -> f64 {
     SystemTime::now()
@@ -77,6 +82,7 @@ fn every_dashboard_query_returns_data_matching_the_simulated_fleet() {
     let state = tempfile::tempdir().expect("tempdir");
     let mut sim = FleetSim::start(SimConfig {
         requests_per_device: 24,
+        dp_epsilon_per_day: DP_EPSILON_PER_DAY,
         ..SimConfig::new(DEVICES, state.path().join("ledgers"))
     })
     .expect("fleet starts");
