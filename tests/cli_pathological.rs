@@ -4,39 +4,21 @@
 //! `tests/e2e_chat.rs`: `cargo run -- fetch` first) but the model never runs: every line is
 //! refused before it.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+mod support;
+
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::cli::{json_lines, run_palisade};
 
 const TEN_MB: usize = 10 << 20;
 
-/// Runs the binary with `args`, feeding `stdin` from another thread; returns its output and time.
+/// Runs the binary with `args` and `stdin`; returns its output and time.
 fn run(args: &[&str], stdin: Vec<u8>) -> (Output, Duration) {
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn palisade");
-    let mut pipe = child.stdin.take().expect("stdin");
-    let feeder = std::thread::spawn(move || {
-        let _ = pipe.write_all(&stdin);
-    });
-    let out = child.wait_with_output().expect("wait");
-    feeder.join().expect("feeder thread");
+    let out = run_palisade(args, stdin);
     (out, started.elapsed())
-}
-
-fn json_lines(out: &Output) -> Vec<Value> {
-    String::from_utf8(out.stdout.clone())
-        .expect("utf-8 output")
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
-        .collect()
 }
 
 fn record(text: &str) -> Vec<u8> {
@@ -57,7 +39,7 @@ fn scan_judges_a_ten_megabyte_record_and_refuses_bad_lines_in_place() {
     println!("scan, 10 MB + 17 MB records: {took:?}");
     assert!(took < Duration::from_secs(120), "took {took:?}");
     assert_eq!(out.status.code(), Some(2), "bad lines exit with 2");
-    let lines = json_lines(&out);
+    let lines = json_lines(&out.stdout);
     assert_eq!(lines.len(), 5, "one answer per line: {lines:?}");
     assert_eq!(lines[0]["verdict"], "block");
     assert!(
@@ -100,7 +82,7 @@ fn chat_refuses_bad_lines_and_blocks_a_ten_megabyte_prompt_before_the_model() {
         Some(2),
         "skipped lines exit with 2: {stderr}"
     );
-    let events = json_lines(&out);
+    let events = json_lines(&out.stdout);
     let errors: Vec<&Value> = events.iter().filter(|e| e["type"] == "error").collect();
     assert_eq!(errors.len(), 2, "{events:?}");
     assert_eq!(errors[0]["line"], 1);

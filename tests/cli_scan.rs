@@ -1,36 +1,18 @@
 //! `palisade scan` end to end: the built binary on JSONL input.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod support;
 
 use serde_json::Value;
+use support::cli::{json_lines, run_palisade};
 
 fn scan(args: &[&str], stdin: &str) -> (i32, Vec<Value>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palisade"))
-        .arg("scan")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn palisade");
-    // Feed stdin from another thread: the child writes results while it reads, and it may exit
-    // early (invalid policy), closing the pipe.
-    let mut pipe = child.stdin.take().expect("stdin");
-    let input = stdin.to_owned();
-    let feeder = std::thread::spawn(move || {
-        let _ = pipe.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().expect("wait");
-    feeder.join().expect("feeder thread");
-    let stdout = String::from_utf8(out.stdout).expect("utf-8 output");
-    let lines = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+    let args: Vec<&str> = std::iter::once("scan")
+        .chain(args.iter().copied())
         .collect();
+    let out = run_palisade(&args, stdin.as_bytes().to_vec());
     (
         out.status.code().unwrap_or(-1),
-        lines,
+        json_lines(&out.stdout),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
