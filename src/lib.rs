@@ -32,8 +32,8 @@ pub use palisade_guard as guard;
 pub use palisade_inference as inference;
 pub use palisade_telemetry as telemetry;
 pub use pipeline::{
-    ChatError, ChatEvent, ChatEvents, ChatRequest, ChatSummary, Finish, GuardEvent, LoadError,
-    Palisade,
+    ChatError, ChatEvent, ChatEvents, ChatRequest, ChatSummary, Finish, GuardEvent,
+    HallucinationChecks, HallucinationChecksError, LoadError, Palisade,
 };
 
 /// Compiles `policy` with every detector this build supports registered

@@ -27,11 +27,20 @@ fn a_small_subset_reports_every_signal_and_reloads_identically() {
     let dump = dir.path().join("scores.jsonl");
     let saved = dir.path().join("risk.json");
     let dump_arg = dump.to_str().expect("utf-8 path");
-    let (report, _) = eval(&["--rows", "2", "--dump", dump_arg]);
+    let (report, _) = eval(&[
+        "--rows",
+        "2",
+        "--consistency-samples",
+        "1",
+        "--dump",
+        dump_arg,
+    ]);
     assert_eq!(report["train_rows"], 1);
     assert_eq!(report["test_rows"], 1);
     let signals = report["signals"].as_array().expect("signals");
-    assert_eq!(signals.len(), 11);
+    assert_eq!(signals.len(), 13);
+    assert_eq!(signals[11]["signal"], "context_similarity");
+    assert_eq!(signals[12]["signal"], "sample_consistency");
     for s in signals.iter().map(|s| &s["auroc"]).chain([
         &report["combined"],
         &report["length_baseline"],
@@ -42,6 +51,14 @@ fn a_small_subset_reports_every_signal_and_reloads_identically() {
     }
     let lines = std::fs::read_to_string(&dump).expect("dump written");
     assert_eq!(lines.lines().count(), 4, "two answers per row");
+    for line in lines.lines() {
+        let answer: Value = serde_json::from_str(line).expect("JSON line");
+        assert_eq!(
+            answer["samples"].as_array().map(Vec::len),
+            Some(1),
+            "{line}"
+        );
+    }
 
     // Reusing the dump gives the same report without running the model.
     let (again, _) = eval(&[
@@ -55,6 +72,14 @@ fn a_small_subset_reports_every_signal_and_reloads_identically() {
     assert_eq!(again, report);
     let model = std::fs::read_to_string(&saved).expect("model saved");
     palisade::hallucination::RiskModel::from_json(&model, "risk.json").expect("loadable");
+
+    // Without the embedder, the embedding signals are reported as not measured.
+    let (plain, _) = eval(&["--rows", "2", "--scores", dump_arg, "--embedder", "off"]);
+    for i in [11, 12] {
+        assert_eq!(plain["signals"][i]["answers"], 0, "{plain}");
+        assert!(plain["signals"][i]["auroc"].is_null(), "{plain}");
+    }
+    assert_eq!(plain["signals"][0], report["signals"][0]);
 }
 
 #[test]

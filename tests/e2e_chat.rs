@@ -159,3 +159,38 @@ fn a_missing_model_names_the_fetch_command() {
             .is_none()
     );
 }
+
+#[test]
+fn the_sampled_mode_without_an_embedder_is_refused_before_loading() {
+    let output = Command::new(env!("CARGO_BIN_EXE_palisade"))
+        .args(["chat", "--prompt", "hi", "--consistency-samples", "2"])
+        .env_remove("PALISADE_EMBEDDER")
+        .output()
+        .expect("run palisade");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("sampled mode") && stderr.contains("--embedder default"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_embedder_and_the_sampled_mode_run_in_a_chat() {
+    let (events, output) = chat(
+        "What is the capital of France?",
+        &[
+            "--embedder",
+            "default",
+            "--consistency-samples",
+            "1",
+            "--max-tokens",
+            "12",
+        ],
+    );
+    assert!(output.status.success(), "{output:?}");
+    let risk = done(&events)["hallucination_risk"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("scored: {events:?}"));
+    assert!((0.0..=1.0).contains(&risk), "{risk}");
+}

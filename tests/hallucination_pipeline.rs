@@ -1,16 +1,20 @@
 //! The hallucination signals and `type: hallucination` rules in a real chat on the default
 //! model: risk and counts reach telemetry, a warn rule reports, a block rule holds the answer
-//! back and releases nothing.
+//! back and releases nothing; with the sentence embedder and the sampled mode, the embedding
+//! signals are measured and exported as numbers.
 //!
-//! Needs the default model in the asset cache (`make test` fetches it first).
+//! Needs the default model and all-MiniLM-L6-v2 in the asset cache (`make test` fetches it first).
 
 use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
+use palisade::assets::{AssetCache, EmbedderChoice};
 use palisade::guard::Policy;
 use palisade::inference::{ChatMessage, GenerationParams, LoadOptions};
 use palisade::telemetry::{RequestRecord, TelemetrySink};
-use palisade::{ChatEvent, ChatRequest, Finish, Palisade};
+use palisade::{
+    ChatEvent, ChatRequest, Finish, HallucinationChecks, HallucinationChecksError, Palisade,
+};
 
 #[derive(Default)]
 struct Capture(Mutex<Vec<RequestRecord>>);
@@ -123,4 +127,65 @@ fn block_holds_the_answer_back_and_releases_nothing() {
         .filter(|e| matches!(e, ChatEvent::Delta(_)))
         .count();
     assert_eq!(deltas, 1, "held text comes out in one piece: {events:?}");
+}
+
+#[test]
+fn the_embedder_and_the_sampled_mode_add_their_signals() {
+    let sink = Arc::new(Capture::default());
+    let cache = AssetCache::from_env();
+    let checks = HallucinationChecks::load(&EmbedderChoice::Default, 2, &cache).expect("loads");
+    let p = palisade("warn", 1e-6, Arc::clone(&sink)).with_hallucination_checks(checks);
+    let (events, summary) = run(&p);
+    assert!(
+        matches!(summary.finish, Finish::Stop | Finish::Length),
+        "{summary}"
+    );
+    let answer: String = events
+        .iter()
+        .filter_map(|e| match e {
+            ChatEvent::Delta(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    let records = sink.0.lock().expect("lock");
+    let record = records.first().expect("one record");
+    let similarity = record
+        .context_similarity
+        .expect("measured: the request has a context");
+    let consistency = record.sample_consistency.expect("measured: two samples");
+    for v in [similarity, consistency] {
+        assert!((-1.0..=1.0).contains(&v), "{v}");
+    }
+    // The answer names the city of the knowledge: it is supported.
+    assert!(answer.contains("Delhi"), "{answer}");
+    assert!(similarity > 0.3, "{similarity} for {answer:?}");
+    // Same request, same seeds: the same figures (the samples are seeded).
+    drop(records);
+    let (_, again) = run(&p);
+    assert_eq!(again.hallucination_risk, summary.hallucination_risk);
+    let records = sink.0.lock().expect("lock");
+    assert_eq!(records[1].sample_consistency, Some(consistency));
+
+    // Without the embedder the signals stay unmeasured, and the sampled mode is refused.
+    let plain = palisade("warn", 1e-6, Arc::new(Capture::default()));
+    assert!(plain.hallucination_checks().embedder.is_none());
+    let err = HallucinationChecks::load(&EmbedderChoice::Off, 3, &cache).expect_err("refused");
+    assert!(matches!(
+        err,
+        HallucinationChecksError::SamplesWithoutEmbedder { samples: 3 }
+    ));
+    assert!(err.to_string().contains("--embedder default"), "{err}");
+    let err =
+        HallucinationChecks::load(&EmbedderChoice::Default, 17, &cache).expect_err("too many");
+    assert!(err.to_string().contains("more than 16"), "{err}");
+    let err = HallucinationChecks::load(
+        &EmbedderChoice::Folder("/nonexistent/minilm".into()),
+        0,
+        &cache,
+    )
+    .expect_err("missing folder");
+    assert!(
+        err.to_string().contains("/nonexistent/minilm/config.json"),
+        "{err}"
+    );
 }

@@ -23,6 +23,7 @@
 
 pub mod chat;
 pub mod detok;
+pub mod embedding;
 mod engine;
 mod error;
 pub mod gguf_meta;
@@ -38,6 +39,7 @@ pub mod threads;
 pub mod tokenizer;
 
 pub use chat::{ChatMessage, ChatTemplate, Role};
+pub use embedding::{EmbedError, EmbedderFiles, EmbedderLoadError, SentenceEmbedder};
 pub use engine::{DeviceChoice, DeviceParseError, Engine, LoadOptions, TokenScore};
 pub use error::{GenerateError, LoadError, TemplateError};
 pub use params::{FinishReason, GenerationParams, Timings, Usage};

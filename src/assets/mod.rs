@@ -14,10 +14,10 @@ mod registry;
 use std::path::{Path, PathBuf};
 
 pub use fetch::{FetchError, FetchOutcome, FetchProgress, Fetcher, NoProgress};
-pub use model_source::{ModelSourceError, resolve_model};
+pub use model_source::{EmbedderChoice, EmbedderError, ModelSourceError, resolve_model};
 pub use registry::{
-    ALL, HALUEVAL_DIALOGUE, HALUEVAL_QA, HALUEVAL_SUMMARIZATION, ONNXRUNTIME, OPTIONAL,
-    SMOLLM2_135M_INSTRUCT,
+    ALL, HALUEVAL_DIALOGUE, HALUEVAL_QA, HALUEVAL_SUMMARIZATION, MINILM_CONFIG, MINILM_TOKENIZER,
+    MINILM_WEIGHTS, ONNXRUNTIME, OPTIONAL, SMOLLM2_135M_INSTRUCT,
 };
 
 /// The environment variable that moves the cache folder.

@@ -3,7 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{AssetCache, MissingAsset, SMOLLM2_135M_INSTRUCT};
+use palisade_inference::embedding::{EmbedderFiles, EmbedderLoadError, SentenceEmbedder};
+
+use super::{
+    AssetCache, MINILM_CONFIG, MINILM_TOKENIZER, MINILM_WEIGHTS, MissingAsset,
+    SMOLLM2_135M_INSTRUCT,
+};
 
 /// Why the model to load could not be found.
 #[derive(Debug, thiserror::Error)]
@@ -70,5 +75,63 @@ mod tests {
             .to_string();
         assert!(e.contains("--features hub"), "{e}");
         assert!(e.contains("hf:owner/name/m.gguf"), "{e}");
+    }
+}
+
+/// Which sentence embedder the hallucination checks use (`--embedder`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmbedderChoice {
+    /// None: the embedding signals are not measured.
+    Off,
+    /// all-MiniLM-L6-v2 from the asset cache (`palisade fetch`).
+    Default,
+    /// A folder with `config.json`, `model.safetensors` and `tokenizer.json`.
+    Folder(PathBuf),
+}
+
+impl std::str::FromStr for EmbedderChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "" => Err("empty; expected `default`, `off` or a model folder".to_owned()),
+            "off" => Ok(EmbedderChoice::Off),
+            "default" => Ok(EmbedderChoice::Default),
+            path => Ok(EmbedderChoice::Folder(PathBuf::from(path))),
+        }
+    }
+}
+
+/// Why the chosen embedder could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedderError {
+    /// The default embedder is not in the asset cache.
+    #[error(transparent)]
+    Missing(#[from] MissingAsset),
+    /// The files are there but do not load.
+    #[error(transparent)]
+    Load(#[from] EmbedderLoadError),
+}
+
+impl EmbedderChoice {
+    /// The model's files, or `None` when off.
+    pub fn files(&self, cache: &AssetCache) -> Result<Option<EmbedderFiles>, MissingAsset> {
+        Ok(match self {
+            EmbedderChoice::Off => None,
+            EmbedderChoice::Default => Some(EmbedderFiles {
+                config: cache.require(&MINILM_CONFIG)?,
+                weights: cache.require(&MINILM_WEIGHTS)?,
+                tokenizer: cache.require(&MINILM_TOKENIZER)?,
+            }),
+            EmbedderChoice::Folder(dir) => Some(EmbedderFiles::in_folder(dir)),
+        })
+    }
+
+    /// The loaded embedder (on the CPU), or `None` when off.
+    pub fn load(&self, cache: &AssetCache) -> Result<Option<SentenceEmbedder>, EmbedderError> {
+        match self.files(cache)? {
+            Some(files) => Ok(Some(SentenceEmbedder::load_cpu(&files)?)),
+            None => Ok(None),
+        }
     }
 }

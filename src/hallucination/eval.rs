@@ -4,14 +4,17 @@
 //! length-only baseline.
 
 use palisade_guard::toxicity::eval::roc_auc;
+use palisade_inference::embedding::{EmbedError, SentenceEmbedder};
 use palisade_inference::{Engine, GenerateError, TokenScore};
 use palisade_telemetry::SignalAccumulator;
 use serde::{Deserialize, Serialize};
 
+use super::consistency::{SampledMode, sample_answers, sample_consistency};
 use super::features::{AnswerSignals, FEATURE_NAMES, Features, RISK_DIRECTION};
 use super::grounding::check_grounding;
 use super::halueval::HaluEvalRow;
 use super::risk::{RiskModel, RiskModelWire};
+use super::similarity::context_similarity;
 
 /// One answer scored by teacher forcing: what a dump file holds per line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -23,28 +26,49 @@ pub struct ScoredAnswer {
     pub hallucinated: bool,
     /// Per answer token: `[id, logprob, entropy]`.
     pub tokens: Vec<(u32, f32, f32)>,
+    /// Answers the model sampled for the row's prompt (the sampled mode;
+    /// empty when it was off).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<String>,
 }
 
 impl ScoredAnswer {
     /// The answer's signals: decoding signals from its tokens, grounding
-    /// against `context`.
-    pub fn signals(&self, answer: &str, context: &str) -> AnswerSignals {
+    /// against `context`, and with an `embedder` the context similarity and
+    /// (when the answer carries samples) the sample consistency.
+    pub fn signals(
+        &self,
+        answer: &str,
+        context: &str,
+        embedder: Option<&SentenceEmbedder>,
+    ) -> Result<AnswerSignals, EmbedError> {
         let mut acc = SignalAccumulator::new();
         for &(id, logprob, entropy) in &self.tokens {
             acc.observe(id, logprob, entropy);
         }
-        AnswerSignals {
+        let (similarity, consistency) = match embedder {
+            Some(e) => (
+                context_similarity(e, answer, context)?,
+                sample_consistency(e, answer, &self.samples)?,
+            ),
+            None => (None, None),
+        };
+        Ok(AnswerSignals {
             decoding: acc.summary(),
             grounding: Some(check_grounding(answer, context)),
-        }
+            similarity,
+            consistency,
+        })
     }
 }
 
-/// Scores both answers of `row` (the row's index is `index`) by teacher forcing.
+/// Scores both answers of `row` (the row's index is `index`) by teacher
+/// forcing; in the sampled mode, also samples answers to the row's prompt.
 pub fn score_row(
     engine: &mut Engine,
     row: &HaluEvalRow,
     index: usize,
+    sampled: &SampledMode,
 ) -> Result<[ScoredAnswer; 2], GenerateError> {
     let prompt = engine
         .render_chat(&row.messages, true)
@@ -52,6 +76,14 @@ pub fn score_row(
             reason: e.to_string(),
         })?;
     let prompt_ids = engine.encode_prompt(&prompt)?;
+    let samples = sample_answers(
+        engine,
+        &prompt,
+        &SampledMode {
+            seed: sampled.seed.wrapping_add(index as u64 * 1000),
+            ..*sampled
+        },
+    )?;
     let mut score = |answer: &str, hallucinated: bool| -> Result<ScoredAnswer, GenerateError> {
         let ids = engine.encode_continuation(answer)?;
         let scores = engine.score_continuation(&prompt_ids, &ids)?;
@@ -62,6 +94,7 @@ pub fn score_row(
                 .iter()
                 .map(|s: &TokenScore| (s.token_id, s.logprob, s.entropy))
                 .collect(),
+            samples: samples.clone(),
         })
     };
     Ok([score(&row.right, false)?, score(&row.hallucinated, true)?])
@@ -87,6 +120,8 @@ pub struct SignalAuroc {
     pub signal: String,
     /// AUROC with the signal's fixed risk direction; `None` without both classes.
     pub auroc: Option<f64>,
+    /// How many held-out answers measured it (embedding signals may be missing).
+    pub answers: usize,
 }
 
 /// The evaluation's results.
@@ -131,13 +166,21 @@ pub fn evaluate(answers: &[LabelledAnswer], trained_on: &str) -> HallucinationRe
         .iter()
         .enumerate()
         .map(|(i, name)| {
-            let scores: Vec<f32> = test
+            // Only the answers that measured the signal.
+            let (scores, measured): (Vec<f32>, Vec<bool>) = test
                 .iter()
-                .map(|a| (RISK_DIRECTION[i] * a.features.values[i]) as f32)
-                .collect();
+                .filter(|a| !a.features.is_missing(i))
+                .map(|a| {
+                    (
+                        (RISK_DIRECTION[i] * a.features.values[i]) as f32,
+                        a.hallucinated,
+                    )
+                })
+                .unzip();
             SignalAuroc {
                 signal: (*name).to_owned(),
-                auroc: roc_auc(&scores, &labels),
+                auroc: roc_auc(&scores, &measured),
+                answers: scores.len(),
             }
         })
         .collect();
@@ -202,6 +245,8 @@ mod tests {
         let mut values = [0.0; FEATURE_COUNT];
         values[9] = entity;
         values[0] = if hallucinated { -2.0 } else { -1.0 } + (row % 7) as f64 * 0.2;
+        values[11] = if row % 4 == 1 { 0.5 } else { f64::NAN };
+        values[12] = f64::NAN;
         LabelledAnswer {
             row,
             hallucinated,
@@ -233,6 +278,16 @@ mod tests {
         );
         assert!(report.model.is_some());
         assert!(report.brier.expect("some") < 0.25);
+        // Missing signals are left out of their AUROC, not counted as zero.
+        assert_eq!(report.signals[0].answers, 40);
+        assert_eq!(
+            (report.signals[11].answers, report.signals[11].auroc),
+            (20, Some(0.5))
+        );
+        assert_eq!(
+            (report.signals[12].answers, report.signals[12].auroc),
+            (0, None)
+        );
     }
 
     #[test]

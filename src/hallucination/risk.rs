@@ -180,8 +180,16 @@ impl RiskModel {
         sigmoid(self.logit(&self.standardize(&features.values))) as f32
     }
 
+    /// A missing (NaN) feature standardizes to 0: the feature at its mean,
+    /// adding nothing to the logit.
     fn standardize(&self, x: &[f64; FEATURE_COUNT]) -> [f64; FEATURE_COUNT] {
-        std::array::from_fn(|i| (x[i] - self.mean[i]) / self.scale[i])
+        std::array::from_fn(|i| {
+            if x[i].is_nan() {
+                0.0
+            } else {
+                (x[i] - self.mean[i]) / self.scale[i]
+            }
+        })
     }
 
     fn logit(&self, z: &[f64; FEATURE_COUNT]) -> f64 {
@@ -198,20 +206,26 @@ impl RiskModel {
             return None;
         }
         let nf = n as f64;
+        // Mean and scale of each feature over the rows that measured it.
         let mut mean = [0.0; FEATURE_COUNT];
         let mut scale = [0.0; FEATURE_COUNT];
+        let mut measured = [0usize; FEATURE_COUNT];
         for r in &rows[..n] {
-            for (m, v) in mean.iter_mut().zip(&r.values) {
-                *m += v / nf;
+            for (i, v) in r.values.iter().enumerate().filter(|(_, v)| !v.is_nan()) {
+                mean[i] += v;
+                measured[i] += 1;
             }
         }
+        for (m, &k) in mean.iter_mut().zip(&measured) {
+            *m = if k > 0 { *m / k as f64 } else { 0.0 };
+        }
         for r in &rows[..n] {
-            for i in 0..FEATURE_COUNT {
-                scale[i] += (r.values[i] - mean[i]).powi(2) / nf;
+            for (i, v) in r.values.iter().enumerate().filter(|(_, v)| !v.is_nan()) {
+                scale[i] += (v - mean[i]).powi(2) / measured[i] as f64;
             }
         }
         for s in &mut scale {
-            // A constant feature keeps weight 0 and scale 1.
+            // A constant (or never measured) feature keeps weight 0 and scale 1.
             *s = if *s > 1e-12 { s.sqrt() } else { 1.0 };
         }
         let mut model = RiskModel {
@@ -292,6 +306,33 @@ mod tests {
             rows.iter().map(|r| f64::from(model.score(r))).sum::<f64>() / rows.len() as f64;
         assert!((mean_risk - 0.5).abs() < 0.02, "mean {mean_risk}");
         assert!(RiskModel::fit(&rows, &vec![true; rows.len()], 0.0, "x").is_none());
+    }
+
+    #[test]
+    fn a_missing_feature_counts_as_its_mean_in_fitting_and_scoring() {
+        // Feature 11 is measured on half the rows and separates the classes there.
+        let mut rows = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..200 {
+            let bad = i % 2 == 0;
+            let mut f = features([if bad { -1.5 } else { -1.0 }, 0.0]);
+            f.values[11] = if i % 4 < 2 {
+                if bad { 0.2 } else { 0.8 }
+            } else {
+                f64::NAN
+            };
+            rows.push(f);
+            labels.push(bad);
+        }
+        let model = RiskModel::fit(&rows, &labels, 1e-3, "synthetic").expect("two classes");
+        assert!((model.mean[11] - 0.5).abs() < 1e-9, "{}", model.mean[11]);
+        assert!(model.weights[11] < 0.0, "low similarity is riskier");
+        let mut missing = features([-1.25, 0.0]);
+        missing.values[11] = f64::NAN;
+        let mut at_mean = missing;
+        at_mean.values[11] = 0.5;
+        assert_eq!(model.score(&missing), model.score(&at_mean));
+        assert!(model.score(&rows[0]).is_finite());
     }
 
     #[test]

@@ -8,10 +8,14 @@
 use std::sync::Arc;
 
 use palisade_guard::{Action, Finding, Policy};
-use palisade_inference::{ChatMessage, Role, TokenEvent};
+use palisade_inference::embedding::{EmbedError, SentenceEmbedder};
+use palisade_inference::{ChatMessage, Engine, Role, TokenEvent};
 use palisade_telemetry::SignalAccumulator;
 
-use crate::hallucination::{AnswerSignals, Features, GroundingCounts, RiskModel, check_grounding};
+use crate::hallucination::{
+    AnswerSignals, Features, GroundingCounts, RiskModel, SampledMode, check_grounding,
+    context_similarity, sample_answers, sample_consistency,
+};
 
 /// The finding kind of a `type: hallucination` rule that fired.
 pub const HALLUCINATION_KIND: &str = "hallucination.risk";
@@ -58,22 +62,69 @@ impl AnswerTracker {
         self.answer.push_str(&event.text);
     }
 
-    /// The signals and the risk of the answer so far.
-    pub(super) fn judge(&self, model: Option<&RiskModel>) -> AnswerJudgement {
+    /// Samples more answers to `prompt` for the sampled mode; none when the
+    /// answer is empty or sampling fails (logged: the request still succeeds).
+    pub(super) fn sample(
+        &self,
+        engine: &mut Engine,
+        prompt: &str,
+        mode: &SampledMode,
+    ) -> Vec<String> {
+        if self.answer.trim().is_empty() {
+            return Vec::new();
+        }
+        sample_answers(engine, prompt, mode).unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "the sampled mode could not sample; consistency not measured");
+            Vec::new()
+        })
+    }
+
+    /// The signals and the risk of the answer so far. With an `embedder`,
+    /// also the context similarity, and the consistency with `samples`.
+    pub(super) fn judge(
+        &self,
+        model: Option<&RiskModel>,
+        embedder: Option<&SentenceEmbedder>,
+        samples: &[String],
+    ) -> AnswerJudgement {
         if self.decoding.tokens() == 0 {
             return AnswerJudgement::default();
         }
+        let has_context = !self.context.trim().is_empty();
         let grounding: Option<GroundingCounts> =
-            (!self.context.trim().is_empty()).then(|| check_grounding(&self.answer, &self.context));
+            has_context.then(|| check_grounding(&self.answer, &self.context));
+        let similarity = embedder.filter(|_| has_context).and_then(|e| {
+            embedded(
+                "context similarity",
+                context_similarity(e, &self.answer, &self.context),
+            )
+        });
+        let consistency = embedder.and_then(|e| {
+            embedded(
+                "sample consistency",
+                sample_consistency(e, &self.answer, samples),
+            )
+        });
         let signals = AnswerSignals {
             decoding: self.decoding.summary(),
             grounding,
+            similarity,
+            consistency,
         };
         AnswerJudgement {
             signals,
             risk: model.map(|m| m.score(&Features::from(&signals))),
         }
     }
+}
+
+/// The value of an embedding signal; a failure is logged and leaves it
+/// unmeasured (the request still succeeds).
+fn embedded<T>(what: &str, result: Result<Option<T>, EmbedError>) -> Option<T> {
+    result.unwrap_or_else(|err| {
+        tracing::warn!(error = %err, "{what} not measured");
+        None
+    })
 }
 
 /// Whether any enabled hallucination rule blocks: the answer must then be held back until it
@@ -148,7 +199,7 @@ mod tests {
             ChatMessage::user("Where is the Oberoi Group's head office?"),
         ];
         let mut tracker = AnswerTracker::new(&messages);
-        assert_eq!(tracker.judge(None), AnswerJudgement::default());
+        assert_eq!(tracker.judge(None, None, &[]), AnswerJudgement::default());
         for (id, text) in [(1, "It is in"), (2, " Mumbai"), (3, " since 1990.")] {
             tracker.observe(&TokenEvent {
                 text: text.to_owned(),
@@ -159,7 +210,7 @@ mod tests {
             });
         }
         let model = RiskModel::embedded().expect("valid");
-        let judged = tracker.judge(Some(&model));
+        let judged = tracker.judge(Some(&model), None, &[]);
         let grounding = judged.signals.grounding.expect("has context");
         assert_eq!(
             (grounding.ungrounded_entities, grounding.ungrounded_numbers),

@@ -13,8 +13,12 @@ use palisade_guard::{Guard, Policy};
 use palisade_inference::{Engine, LoadOptions};
 use palisade_telemetry::{NoopSink, TelemetrySink};
 
-use crate::assets::{AssetCache, MissingAsset, SMOLLM2_135M_INSTRUCT};
-use crate::hallucination::RiskModel;
+use crate::assets::{
+    AssetCache, EmbedderChoice, EmbedderError, MissingAsset, SMOLLM2_135M_INSTRUCT,
+};
+use crate::hallucination::consistency::MAX_SAMPLES;
+use crate::hallucination::{RiskModel, SampledMode};
+use palisade_inference::embedding::SentenceEmbedder;
 
 pub use events::{ChatEvent, ChatSummary, Finish, GuardEvent};
 pub use request::ChatRequest;
@@ -31,6 +35,7 @@ pub struct Palisade {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     /// Shared with every [`Palisade::with_guard`] copy: one model in memory.
     engine: Arc<Mutex<Engine>>,
@@ -41,6 +46,73 @@ struct Inner {
     /// model that fails to load leaves the risk unscored rather than failing
     /// requests).
     risk_model: Option<RiskModel>,
+    checks: HallucinationChecks,
+}
+
+/// The optional hallucination checks that need a model of their own: the
+/// sentence embedder (context similarity) and the sampled mode (consistency
+/// across sampled answers, which also needs the embedder). Both off by default.
+#[derive(Clone, Debug)]
+pub struct HallucinationChecks {
+    /// The sentence embedder; `None` leaves the embedding signals unmeasured.
+    pub embedder: Option<Arc<SentenceEmbedder>>,
+    /// The sampled mode; measured only with an embedder.
+    pub sampled: SampledMode,
+}
+
+/// Why the hallucination checks could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum HallucinationChecksError {
+    /// The sampled mode was asked for without an embedder.
+    #[error(
+        "the sampled mode ({samples} consistency samples) compares answers with the sentence \
+         embedder, which is off; fix: also set the embedder (`--embedder default`), or set 0 samples"
+    )]
+    SamplesWithoutEmbedder {
+        /// The samples asked for.
+        samples: usize,
+    },
+    /// Too many samples.
+    #[error(
+        "{samples} consistency samples is more than {MAX_SAMPLES}; fix: use 1 to {MAX_SAMPLES} \
+         (each costs one more generation per answer)"
+    )]
+    TooManySamples {
+        /// The samples asked for.
+        samples: usize,
+    },
+    /// The embedder did not load.
+    #[error("the sentence embedder: {0}")]
+    Embedder(#[from] EmbedderError),
+}
+
+impl HallucinationChecks {
+    /// Validates the choice and loads the embedder from `cache` or its folder.
+    pub fn load(
+        embedder: &EmbedderChoice,
+        samples: usize,
+        cache: &AssetCache,
+    ) -> Result<Self, HallucinationChecksError> {
+        if samples > MAX_SAMPLES {
+            return Err(HallucinationChecksError::TooManySamples { samples });
+        }
+        if samples > 0 && *embedder == EmbedderChoice::Off {
+            return Err(HallucinationChecksError::SamplesWithoutEmbedder { samples });
+        }
+        Ok(Self {
+            embedder: embedder.load(cache)?.map(Arc::new),
+            sampled: SampledMode::with_samples(samples),
+        })
+    }
+}
+
+impl Default for HallucinationChecks {
+    fn default() -> Self {
+        Self {
+            embedder: None,
+            sampled: SampledMode::OFF,
+        }
+    }
 }
 
 /// Why a [`Palisade`] could not be built.
@@ -71,6 +143,7 @@ impl Palisade {
                 telemetry,
                 model_name,
                 risk_model: RiskModel::embedded().ok(),
+                checks: HallucinationChecks::default(),
             }),
         }
     }
@@ -110,15 +183,25 @@ impl Palisade {
     /// Chats already running keep the policy they started with; the model
     /// stays loaded once and is shared.
     pub fn with_guard(&self, guard: Guard) -> Palisade {
+        let mut inner = (*self.inner).clone();
+        inner.guard = Arc::new(guard);
         Self {
-            inner: Arc::new(Inner {
-                engine: Arc::clone(&self.inner.engine),
-                guard: Arc::new(guard),
-                telemetry: Arc::clone(&self.inner.telemetry),
-                model_name: self.inner.model_name.clone(),
-                risk_model: self.inner.risk_model.clone(),
-            }),
+            inner: Arc::new(inner),
         }
+    }
+
+    /// The same model, policy and sink with these hallucination checks.
+    pub fn with_hallucination_checks(&self, checks: HallucinationChecks) -> Palisade {
+        let mut inner = (*self.inner).clone();
+        inner.checks = checks;
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The hallucination checks in use.
+    pub fn hallucination_checks(&self) -> &HallucinationChecks {
+        &self.inner.checks
     }
 
     /// Runs `request` on another thread and returns its events as an

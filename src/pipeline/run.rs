@@ -218,6 +218,14 @@ pub(super) fn run_chat(
     let reason = tokens.finish_reason();
     drop(tokens);
     drop(model_span);
+    // The sampled mode: more answers to the same prompt, for an answer the model finished.
+    let checks = &palisade.inner.checks;
+    let samples = if finish.is_none() && checks.sampled.is_on() && checks.embedder.is_some() {
+        chat.span
+            .in_scope(|| answer.sample(&mut engine, &prompt, &checks.sampled))
+    } else {
+        Vec::new()
+    };
     drop(engine);
 
     let finish = match finish {
@@ -231,7 +239,11 @@ pub(super) fn run_chat(
             })
         }
     };
-    let judgement = answer.judge(palisade.inner.risk_model.as_ref());
+    let judgement = answer.judge(
+        palisade.inner.risk_model.as_ref(),
+        checks.embedder.as_deref(),
+        &samples,
+    );
     let finish = judge_answer(
         palisade,
         &mut chat,
@@ -342,6 +354,8 @@ fn finish_chat(
         longest_low_confidence_run: decoding.longest_low_confidence_run,
         ungrounded_dates: grounding.map(|g| g.ungrounded_dates),
         ungrounded_entities: grounding.map(|g| g.ungrounded_entities),
+        context_similarity: judgement.signals.similarity.map(|s| s.min),
+        sample_consistency: judgement.signals.consistency,
         hallucination_risk: judgement.risk,
         stream_holdback_bytes: (usage.completion_tokens > 0)
             .then(|| u32::try_from(chat.holdback_max_bytes).unwrap_or(u32::MAX)),

@@ -11,6 +11,7 @@ use std::time::Duration;
 use palisade_inference::{DeviceChoice, DeviceParseError};
 use serde::Deserialize;
 
+use crate::assets::EmbedderChoice;
 use crate::telemetry::{TelemetryConfig, TelemetryWire};
 
 use super::auth::ApiKey;
@@ -83,6 +84,13 @@ pub struct ServerWire {
     pub blocked_input: Option<String>,
     /// Answer length when a request sets none (default 256).
     pub default_max_tokens: Option<usize>,
+    /// Sentence embedder of the hallucination signals (in-process mode): `off` (default),
+    /// `default` (all-MiniLM-L6-v2 from the asset cache) or a model folder (relative to the
+    /// config file).
+    pub embedder: Option<String>,
+    /// The sampled mode (in-process mode): answers sampled per answer to measure its
+    /// consistency; 0 (default) is off; needs `embedder`.
+    pub consistency_samples: Option<usize>,
 }
 
 impl ServerWire {
@@ -105,6 +113,8 @@ impl ServerWire {
             reload_poll_ms: self.reload_poll_ms.or(lower.reload_poll_ms),
             blocked_input: self.blocked_input.or(lower.blocked_input),
             default_max_tokens: self.default_max_tokens.or(lower.default_max_tokens),
+            embedder: self.embedder.or(lower.embedder),
+            consistency_samples: self.consistency_samples.or(lower.consistency_samples),
         }
     }
 
@@ -113,6 +123,10 @@ impl ServerWire {
         let resolve = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
         self.policy = self.policy.map(resolve);
         self.model = self.model.map(resolve);
+        self.embedder = self.embedder.map(|e| match e.as_str() {
+            "off" | "default" | "" => e,
+            path => resolve(PathBuf::from(path)).to_string_lossy().into_owned(),
+        });
         self
     }
 }
@@ -175,6 +189,10 @@ pub enum Backend {
         threads: Option<usize>,
         /// Where the model runs.
         device: DeviceChoice,
+        /// The sentence embedder of the hallucination signals.
+        embedder: EmbedderChoice,
+        /// Consistency samples per answer (the sampled mode; 0: off).
+        consistency_samples: usize,
     },
     /// An OpenAI-compatible server, guarded by this one.
     Upstream {
@@ -269,6 +287,27 @@ impl ServerConfig {
                 "set --api-key, PALISADE_API_KEY or server.api_key, or listen on 127.0.0.1",
             ));
         }
+        let embedder = match server.embedder.as_deref() {
+            None => EmbedderChoice::Off,
+            Some(text) => text.parse().map_err(|e: String| {
+                invalid(
+                    "embedder",
+                    e,
+                    "use off, default or the folder of a BERT embedder",
+                )
+            })?,
+        };
+        let consistency_samples = server.consistency_samples.unwrap_or(0);
+        if server.upstream.is_some() && (embedder != EmbedderChoice::Off || consistency_samples > 0)
+        {
+            return Err(invalid(
+                "embedder",
+                "the hallucination checks need the in-process model's token stream, and proxy \
+                 mode (upstream) has none"
+                    .into(),
+                "remove embedder and consistency_samples, or drop upstream to serve in-process",
+            ));
+        }
         let backend = match server.upstream {
             Some(url) => Backend::Upstream {
                 base_url: upstream_url(&url)?,
@@ -283,6 +322,8 @@ impl ServerConfig {
                         invalid("device", e.to_string(), "use cpu, cuda[:N] or metal[:N]")
                     })?,
                 },
+                embedder,
+                consistency_samples,
             },
         };
         let default_parallelism = match backend {
@@ -406,6 +447,51 @@ mod tests {
         let mut https = wire("127.0.0.1:8080");
         https.upstream = Some("https://example.com/v1".into());
         assert!(ServerConfig::new(https, TelemetryConfig::default()).is_err());
+    }
+
+    #[test]
+    fn hallucination_checks_are_in_process_only_and_paths_follow_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("serve.yaml");
+        std::fs::write(
+            &path,
+            "server:\n  embedder: models/minilm\n  consistency_samples: 2\n",
+        )
+        .expect("write");
+        let file = load_file(&path).expect("valid");
+        let config =
+            ServerConfig::new(file.server.clone(), TelemetryConfig::default()).expect("valid");
+        match config.backend {
+            Backend::InProcess {
+                embedder,
+                consistency_samples,
+                ..
+            } => {
+                assert_eq!(
+                    embedder,
+                    EmbedderChoice::Folder(dir.path().join("models/minilm"))
+                );
+                assert_eq!(consistency_samples, 2);
+            }
+            other => panic!("in-process expected, got {other:?}"),
+        }
+        let mut proxy = file.server;
+        proxy.upstream = Some("http://127.0.0.1:8081/v1".into());
+        let err = ServerConfig::new(proxy, TelemetryConfig::default()).expect_err("rejected");
+        assert!(err.to_string().contains("proxy mode"), "{err}");
+        let mut default = wire("127.0.0.1:8080");
+        default.embedder = Some("default".into());
+        let config = ServerConfig::new(default.clone(), TelemetryConfig::default()).expect("ok");
+        assert!(matches!(
+            config.backend,
+            Backend::InProcess {
+                embedder: EmbedderChoice::Default,
+                consistency_samples: 0,
+                ..
+            }
+        ));
+        default.embedder = Some(String::new());
+        assert!(ServerConfig::new(default, TelemetryConfig::default()).is_err());
     }
 
     #[test]

@@ -36,7 +36,7 @@ use palisade_telemetry::OtelSink;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::Palisade;
+use crate::{HallucinationChecks, Palisade};
 
 pub use auth::{ApiKey, MIN_API_KEY_BYTES};
 pub use config::{
@@ -137,6 +137,9 @@ pub enum StartError {
     /// The model did not load (the reason is the source, which error chains print once).
     #[error("loading the model")]
     Model(#[from] palisade_inference::LoadError),
+    /// The hallucination checks (the sentence embedder) did not load.
+    #[error(transparent)]
+    HallucinationChecks(#[from] crate::HallucinationChecksError),
     /// The upstream client could not be built.
     #[error("building the upstream client: {0}")]
     Client(#[from] reqwest::Error),
@@ -187,6 +190,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             model,
             threads,
             device,
+            embedder,
+            consistency_samples,
         } => {
             // A GPU this build cannot use is refused before the model is looked for.
             device.open()?;
@@ -199,7 +204,18 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
                 .await
                 .map_err(|_| StartError::Worker)??;
             telemetry.register_model(engine.model_name())?;
-            let palisade = Palisade::new(engine, guard, telemetry.clone());
+            let (embedder, samples) = (embedder.clone(), *consistency_samples);
+            let checks = tokio::task::spawn_blocking(move || {
+                HallucinationChecks::load(
+                    &embedder,
+                    samples,
+                    &crate::assets::AssetCache::from_env(),
+                )
+            })
+            .await
+            .map_err(|_| StartError::Worker)??;
+            let palisade =
+                Palisade::new(engine, guard, telemetry.clone()).with_hallucination_checks(checks);
             Generator::InProcess(RwLock::new(palisade))
         }
         Backend::Upstream { base_url, api_key } => {

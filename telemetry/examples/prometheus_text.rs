@@ -79,6 +79,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             longest_low_confidence_run: (!blocked).then_some(1),
             ungrounded_dates: (!blocked).then_some(0),
             ungrounded_entities: (!blocked).then_some(0),
+            context_similarity: (!blocked).then_some(0.6),
+            sample_consistency: None,
             hallucination_risk: (!blocked).then_some(0.2),
             stream_holdback_bytes: (!blocked).then_some(12),
             detectors: vec![DetectorReport {

@@ -78,6 +78,8 @@ pub(crate) struct Exact {
     pub(crate) low_confidence_run: Histogram<u64>,
     pub(crate) ungrounded_dates: Histogram<u64>,
     pub(crate) ungrounded_entities: Histogram<u64>,
+    pub(crate) context_similarity: Histogram<f64>,
+    pub(crate) sample_consistency: Histogram<f64>,
     pub(crate) hallucination_risk: Histogram<f64>,
 }
 
@@ -105,6 +107,8 @@ impl Exact {
             low_confidence_run: u64_hist(meter, I::SignalLowConfidenceRun),
             ungrounded_dates: u64_hist(meter, I::SignalUngroundedDates),
             ungrounded_entities: u64_hist(meter, I::SignalUngroundedEntities),
+            context_similarity: f64_hist(meter, I::SignalContextSimilarity),
+            sample_consistency: f64_hist(meter, I::SignalSampleConsistency),
             hallucination_risk: f64_hist(meter, I::HallucinationRisk),
         }
     }

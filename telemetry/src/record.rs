@@ -144,6 +144,13 @@ pub struct RequestRecord {
     /// Capitalised names in the answer that appear nowhere in the prompt
     /// (counted by the caller).
     pub ungrounded_entities: Option<u32>,
+    /// Over the answer's sentences, the smallest best-match cosine similarity
+    /// to a sentence of the prompt (computed by the caller with a sentence
+    /// embedder; telemetry never sees the text).
+    pub context_similarity: Option<f32>,
+    /// Mean cosine similarity of the answer to answers sampled for the same
+    /// prompt (the optional sampled mode).
+    pub sample_consistency: Option<f32>,
     /// The calibrated hallucination risk in `0..=1`.
     pub hallucination_risk: Option<f32>,
     /// Largest number of output bytes the streaming guard held back.
@@ -178,6 +185,8 @@ impl RequestRecord {
             longest_low_confidence_run: None,
             ungrounded_dates: None,
             ungrounded_entities: None,
+            context_similarity: None,
+            sample_consistency: None,
             hallucination_risk: None,
             stream_holdback_bytes: None,
             detectors: Vec::new(),

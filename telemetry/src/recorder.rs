@@ -373,6 +373,16 @@ fn record_exact(exact: &Exact, series: &mut Series, ctx: &Ctx<'_>, s: &Sample) {
         (&exact.repetition, I::SignalRepetition, s.repetition),
         (&exact.min_logprob, I::SignalMinLogprob, s.min_logprob),
         (
+            &exact.context_similarity,
+            I::SignalContextSimilarity,
+            s.context_similarity,
+        ),
+        (
+            &exact.sample_consistency,
+            I::SignalSampleConsistency,
+            s.sample_consistency,
+        ),
+        (
             &exact.hallucination_risk,
             I::HallucinationRisk,
             s.hallucination_risk,

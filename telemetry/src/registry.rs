@@ -116,6 +116,8 @@ metric_ids!(
     SignalLowConfidenceRun,
     SignalUngroundedDates,
     SignalUngroundedEntities,
+    SignalContextSimilarity,
+    SignalSampleConsistency,
     HallucinationRisk,
     DeviceCount,
     DpReports,
@@ -177,6 +179,8 @@ pub const FRACTION_BUCKETS: &[f64] = &[0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7
 pub const MIN_LOGPROB_BUCKETS: &[f64] = &[
     -20.0, -15.0, -12.0, -10.0, -8.0, -6.0, -4.0, -3.0, -2.0, -1.0, -0.5, 0.0,
 ];
+/// Buckets for cosine similarities (sentence embeddings rarely go below 0).
+pub const SIMILARITY_BUCKETS: &[f64] = &[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0];
 /// Buckets for the hallucination risk score in `0..=1`.
 pub const RISK_BUCKETS: &[f64] = &[0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0];
 /// Buckets for small counts.
@@ -335,6 +339,12 @@ pub const REGISTRY: &[MetricSpec] = &[
     m(I::SignalUngroundedEntities, "palisade.signal.ungrounded_entities", Histogram, "{entity}",
       COUNT_BUCKETS, BASE, Exact, 64,
       "Capitalised names in the answer that appear nowhere in the prompt."),
+    m(I::SignalContextSimilarity, "palisade.signal.context_similarity", Histogram, "1",
+      SIMILARITY_BUCKETS, BASE, Exact, 64,
+      "Least supported answer sentence: its best cosine similarity to a prompt sentence."),
+    m(I::SignalSampleConsistency, "palisade.signal.sample_consistency", Histogram, "1",
+      SIMILARITY_BUCKETS, BASE, Exact, 64,
+      "Mean cosine similarity of the answer to answers sampled for the same prompt."),
     m(I::HallucinationRisk, "palisade.hallucination.risk", Histogram, "1",
       RISK_BUCKETS, BASE, Exact, 64,
       "Calibrated probability (0 to 1) that the answer is hallucinated, from the signals above."),

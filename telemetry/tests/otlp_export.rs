@@ -191,6 +191,8 @@ fn grpc_export_carries_registry_names_units_buckets_and_attributes() {
         MetricId::SignalLowConfidenceRun,
         MetricId::SignalUngroundedDates,
         MetricId::SignalUngroundedEntities,
+        MetricId::SignalContextSimilarity,
+        MetricId::SignalSampleConsistency,
         MetricId::HallucinationRisk,
     ] {
         let m = latest(&metrics, name(id)).unwrap_or_else(|| panic!("{}", name(id)));

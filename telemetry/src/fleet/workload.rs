@@ -185,6 +185,9 @@ pub fn request(profile: &Profile, policy_hash: &str, rng: &mut impl Rng) -> Requ
         ),
         ungrounded_dates: count(u64::from(completion_tokens.is_multiple_of(3))),
         ungrounded_entities: count(completion_tokens % 4),
+        // Derived, not drawn: the simulated fleet runs with the embedder and the sampled mode.
+        context_similarity: signal((0.9 - low_confidence).max(0.0)),
+        sample_consistency: signal((0.8 - low_confidence / 2.0).max(0.0)),
         hallucination_risk: signal((low_confidence * 2.0 + 0.1).min(1.0)),
         stream_holdback_bytes: model_ran.then(|| rng.random_range(0..200)),
         detectors: vec![

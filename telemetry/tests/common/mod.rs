@@ -393,6 +393,8 @@ pub fn completed() -> RequestRecord {
         longest_low_confidence_run: Some(2),
         ungrounded_dates: Some(0),
         ungrounded_entities: Some(1),
+        context_similarity: Some(0.5),
+        sample_consistency: Some(0.75),
         hallucination_risk: Some(0.25),
         stream_holdback_bytes: Some(17),
         detectors: vec![
