@@ -1,14 +1,19 @@
 //! Measures time to first token and decode speed on a GGUF model.
 //!
 //! ```text
-//! cargo run -p palisade-inference --example bench -- [MODEL.gguf] [--threads N] [--max-tokens N] [--prompt TEXT] [--raw]
+//! cargo run -p palisade-inference --example bench -- [MODEL.gguf] [--threads N] [--max-tokens N] [--prompt TEXT] [--raw] [--cpu-repack off|q8_0|q4_0] [--compare]
 //! ```
 //! Defaults: the SmolLM2 asset (`$PALISADE_HOME/assets/...`), 128 tokens, greedy, and a
 //! 28-token chat prompt (a short system message plus one user request).
+//!
+//! `--compare` (with `--cpu-repack`) also loads the file without the repack and measures how
+//! far the repacked model's next-token distributions move along the generated answer: mean
+//! KL divergence (nats), how often the most likely token is the same, and the largest change
+//! of the chosen token's log-probability.
 
 use std::path::PathBuf;
 
-use palisade_inference::{ChatMessage, Engine, GenerationParams, LoadOptions};
+use palisade_inference::{ChatMessage, CpuRepack, Engine, GenerationParams, LoadOptions};
 
 fn default_model() -> PathBuf {
     let home = std::env::var_os("PALISADE_HOME")
@@ -27,12 +32,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut max_tokens = 128;
     let mut user = "Write a long story about a dragon.".to_string();
     let mut raw = false;
+    let mut cpu_repack = CpuRepack::Off;
+    let mut compare = false;
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--threads" => threads = Some(args.next().ok_or("--threads N")?.parse()?),
             "--max-tokens" => max_tokens = args.next().ok_or("--max-tokens N")?.parse()?,
             "--prompt" => user = args.next().ok_or("--prompt TEXT")?,
             "--raw" => raw = true,
+            "--cpu-repack" => {
+                cpu_repack = args.next().ok_or("--cpu-repack off|q8_0|q4_0")?.parse()?
+            }
+            "--compare" => compare = true,
             path => model = PathBuf::from(path),
         }
     }
@@ -41,6 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &model,
         &LoadOptions {
             threads,
+            cpu_repack,
             ..LoadOptions::default()
         },
     )?;
@@ -67,8 +79,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut stream = engine.generate(&prompt, &params)?;
     let mut first = true;
+    let mut answer = Vec::new();
     for event in &mut stream {
         let event = event?;
+        answer.push(event.token_id);
         if first {
             eprintln!(
                 "first token {} logprob {:.3} entropy {:.3} top {:?}",
@@ -91,5 +105,63 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .decode_tokens_per_second(usage.completion_tokens)
             .unwrap_or(0.0)
     );
+    drop(stream);
+    if compare {
+        let mut reference = Engine::load_gguf(
+            &model,
+            &LoadOptions {
+                threads,
+                ..LoadOptions::default()
+            },
+        )?;
+        let ids = engine.encode_prompt(&prompt)?;
+        let (kl, same_top, worst) = distance(&mut engine, &mut reference, &ids, &answer)?;
+        eprintln!(
+            "--cpu-repack {cpu_repack} vs the file's own tensors over {} answer positions: mean KL \
+             {kl:.4} nats, same most likely token {:.1}%, largest chosen-token logprob change {worst:.3}",
+            answer.len(),
+            100.0 * same_top
+        );
+    }
     Ok(())
+}
+
+fn log_softmax(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+    let log_sum = sum.ln();
+    logits
+        .iter()
+        .map(|&l| f64::from(l - max) - log_sum)
+        .collect()
+}
+
+fn argmax(v: &[f64]) -> usize {
+    (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best })
+}
+
+/// Mean KL(reference || repacked), top-1 agreement and the largest change of the
+/// answer token's log-probability, at each position of `answer` after `prompt`.
+fn distance(
+    repacked: &mut Engine,
+    reference: &mut Engine,
+    prompt: &[u32],
+    answer: &[u32],
+) -> Result<(f64, f64, f64), Box<dyn std::error::Error>> {
+    let (mut kl, mut same, mut worst) = (0.0, 0usize, 0.0f64);
+    let mut ids = prompt.to_vec();
+    for &next in answer {
+        let p = log_softmax(&reference.next_token_logits(&ids)?);
+        let q = log_softmax(&repacked.next_token_logits(&ids)?);
+        kl += p
+            .iter()
+            .zip(&q)
+            .map(|(a, b)| a.exp() * (a - b))
+            .sum::<f64>();
+        same += usize::from(argmax(&p) == argmax(&q));
+        worst = worst.max((p[next as usize] - q[next as usize]).abs());
+        ids.push(next);
+    }
+    let n = answer.len().max(1) as f64;
+    Ok((kl / n, same as f64 / n, worst))
 }

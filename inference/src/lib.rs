@@ -42,6 +42,7 @@ pub use chat::{ChatMessage, ChatTemplate, Role};
 pub use embedding::{EmbedError, EmbedderFiles, EmbedderLoadError, SentenceEmbedder};
 pub use engine::{DeviceChoice, DeviceParseError, Engine, LoadOptions, TokenScore};
 pub use error::{GenerateError, LoadError, TemplateError};
+pub use models::repack::CpuRepack;
 pub use params::{FinishReason, GenerationParams, Timings, Usage};
 pub use processors::{BannedSequences, BoxedProcessor, LogitsProcessor};
 pub use stream::{TokenEvent, TokenStream};

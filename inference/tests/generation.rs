@@ -248,3 +248,42 @@ fn banned_phrase_is_never_generated() {
         "the model still answers: {answer:?}"
     );
 }
+
+/// The CPU repack moves the Q4_1 tensors onto Q8_0 (or Q4_0) kernels: the q8_0 model's
+/// next-token distribution stays close to the file's own, and both still answer "Paris".
+#[test]
+fn cpu_repack_keeps_the_answer_and_q8_0_stays_close() {
+    use palisade_inference::CpuRepack;
+    let mut reference = engine();
+    let prompt = reference
+        .render_chat(&capital_question(), true)
+        .expect("renders");
+    let ids = reference.encode_prompt(&prompt).expect("tokenizes");
+    let log_softmax = |logits: Vec<f32>| -> Vec<f64> {
+        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
+        logits.iter().map(|&l| f64::from(l - max) - sum.ln()).collect()
+    };
+    let p = log_softmax(reference.next_token_logits(&ids).expect("logits"));
+    let mut kls = Vec::new();
+    for repack in [CpuRepack::Q8_0, CpuRepack::Q4_0] {
+        let mut engine = Engine::load_gguf(
+            &common::smollm2_path(),
+            &LoadOptions {
+                cpu_repack: repack,
+                ..LoadOptions::default()
+            },
+        )
+        .expect("repacked model loads");
+        let q = log_softmax(engine.next_token_logits(&ids).expect("logits"));
+        kls.push(p.iter().zip(&q).map(|(a, b)| a.exp() * (a - b)).sum::<f64>());
+        let events = collect(
+            engine
+                .generate(&prompt, &GenerationParams::greedy(24))
+                .expect("starts"),
+        );
+        assert!(text(&events).contains("Paris"), "{repack}: {}", text(&events));
+    }
+    assert!(kls[0] < 0.02, "q8_0 KL {}", kls[0]);
+    assert!(kls[0] < kls[1], "q8_0 is the closer one: {kls:?}");
+}

@@ -12,7 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use palisade::assets::{AssetCache, EmbedderChoice};
 use palisade::guard::Policy;
 use palisade::guard::scan::finding_json;
-use palisade::inference::{ChatMessage, DeviceChoice, Engine, GenerationParams, LoadOptions, Role};
+use palisade::inference::{
+    ChatMessage, CpuRepack, DeviceChoice, Engine, GenerationParams, LoadOptions, Role,
+};
 use palisade::observability::{install_trace_layer, read_telemetry_config, start_telemetry};
 use palisade::{
     ChatEvent, ChatRequest, ChatSummary, Finish, GuardEvent, HallucinationChecks, Palisade,
@@ -78,6 +80,15 @@ pub struct ChatArgs {
         env = "PALISADE_DEVICE"
     )]
     device: DeviceChoice,
+    /// Requantize GGUF tensors that lack fast CPU kernels (Q4_1, Q5_0, Q5_1) at load: off
+    /// (default), q8_0 (near lossless, faster) or q4_0 (fastest, changes the answers a little).
+    #[arg(
+        long,
+        value_name = "off|q8_0|q4_0",
+        default_value = "off",
+        env = "PALISADE_CPU_REPACK"
+    )]
+    cpu_repack: CpuRepack,
     /// Print events as JSON lines on stdout instead of text.
     #[arg(long)]
     json: bool,
@@ -121,6 +132,7 @@ pub fn run(args: ChatArgs) -> anyhow::Result<ExitCode> {
     let options = LoadOptions {
         threads: args.threads,
         device: args.device,
+        cpu_repack: args.cpu_repack,
     };
     let checks = HallucinationChecks::load(
         &args.embedder,

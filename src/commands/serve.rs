@@ -91,6 +91,9 @@ pub struct ServeArgs {
     /// --embedder; default 0, off).
     #[arg(long, value_name = "K")]
     consistency_samples: Option<usize>,
+    /// Requantize GGUF tensors without fast CPU kernels at load: off (default), q8_0 or q4_0.
+    #[arg(long, value_name = "off|q8_0|q4_0", env = "PALISADE_CPU_REPACK")]
+    cpu_repack: Option<String>,
 }
 
 impl ServeArgs {
@@ -114,6 +117,7 @@ impl ServeArgs {
             default_max_tokens: self.default_max_tokens,
             embedder: self.embedder.clone(),
             consistency_samples: self.consistency_samples,
+            cpu_repack: self.cpu_repack.clone(),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use palisade_inference::{DeviceChoice, DeviceParseError};
+use palisade_inference::{CpuRepack, DeviceChoice, DeviceParseError};
 use serde::Deserialize;
 
 use crate::assets::EmbedderChoice;
@@ -91,6 +91,9 @@ pub struct ServerWire {
     /// The sampled mode (in-process mode): answers sampled per answer to measure its
     /// consistency; 0 (default) is off; needs `embedder`.
     pub consistency_samples: Option<usize>,
+    /// Requantization of GGUF tensors without fast CPU kernels (in-process mode): `off`
+    /// (default), `q8_0` or `q4_0`.
+    pub cpu_repack: Option<String>,
 }
 
 impl ServerWire {
@@ -115,6 +118,7 @@ impl ServerWire {
             default_max_tokens: self.default_max_tokens.or(lower.default_max_tokens),
             embedder: self.embedder.or(lower.embedder),
             consistency_samples: self.consistency_samples.or(lower.consistency_samples),
+            cpu_repack: self.cpu_repack.or(lower.cpu_repack),
         }
     }
 
@@ -193,6 +197,8 @@ pub enum Backend {
         embedder: EmbedderChoice,
         /// Consistency samples per answer (the sampled mode; 0: off).
         consistency_samples: usize,
+        /// Requantization of GGUF tensors without fast CPU kernels.
+        cpu_repack: CpuRepack,
     },
     /// An OpenAI-compatible server, guarded by this one.
     Upstream {
@@ -324,6 +330,12 @@ impl ServerConfig {
                 },
                 embedder,
                 consistency_samples,
+                cpu_repack: match server.cpu_repack.as_deref() {
+                    None => CpuRepack::Off,
+                    Some(text) => text
+                        .parse()
+                        .map_err(|e: String| invalid("cpu_repack", e, "use off, q8_0 or q4_0"))?,
+                },
             },
         };
         let default_parallelism = match backend {
@@ -444,6 +456,10 @@ mod tests {
         gpu.device = Some("tpu".into());
         let err = ServerConfig::new(gpu, TelemetryConfig::default()).expect_err("rejected");
         assert!(err.to_string().contains("cuda[:N]"), "{err}");
+        let mut repack = wire("127.0.0.1:8080");
+        repack.cpu_repack = Some("q4_1".into());
+        let err = ServerConfig::new(repack, TelemetryConfig::default()).expect_err("rejected");
+        assert!(err.to_string().contains("q8_0"), "{err}");
         let mut https = wire("127.0.0.1:8080");
         https.upstream = Some("https://example.com/v1".into());
         assert!(ServerConfig::new(https, TelemetryConfig::default()).is_err());

@@ -192,6 +192,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             device,
             embedder,
             consistency_samples,
+            cpu_repack,
         } => {
             // A GPU this build cannot use is refused before the model is looked for.
             device.open()?;
@@ -199,6 +200,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             let options = LoadOptions {
                 threads: *threads,
                 device: *device,
+                cpu_repack: *cpu_repack,
             };
             let engine = tokio::task::spawn_blocking(move || Engine::load(&model, &options))
                 .await

@@ -16,6 +16,7 @@ use tokenizers::Tokenizer;
 use crate::chat::{ChatMessage, ChatTemplate, TemplateFamily, detect_family_for};
 use crate::error::{GenerateError, LoadError, TemplateError};
 use crate::gguf_meta::{GgufMeta, open_gguf};
+use crate::models::repack::CpuRepack;
 use crate::models::{CausalLm, forward_chunked, load_gguf_model};
 use crate::params::GenerationParams;
 use crate::processors::BoxedProcessor;
@@ -45,6 +46,8 @@ pub struct LoadOptions {
     pub threads: Option<usize>,
     /// Where the model runs (default: the CPU).
     pub device: DeviceChoice,
+    /// Requantization of GGUF tensors that lack SIMD kernels on the CPU (default: off).
+    pub cpu_repack: CpuRepack,
 }
 
 /// A loaded model, its tokenizer and chat template. Generation borrows it mutably (the KV
@@ -91,7 +94,7 @@ impl Engine {
         let threads = threads::configure(opts.threads)?;
         // An unavailable device fails before the file is read.
         let device = opts.device.open()?;
-        let (mut file, content) = open_gguf(path)?;
+        let (file, content) = open_gguf(path)?;
         let metadata = content.metadata.clone();
         let meta = GgufMeta::new(path, &metadata);
 
@@ -120,7 +123,9 @@ impl Engine {
         })?;
         let stop_tokens = stop_tokens(&tokenizer, &specials, family);
 
-        let model = load_gguf_model(&meta, content, &mut file, &device)?;
+        let (mut reader, content) =
+            crate::models::repack::prepare(path, file, content, opts.cpu_repack, &device)?;
+        let model = load_gguf_model(&meta, content, &mut reader, &device)?;
         let context_length = model.context_length();
         Ok(Engine {
             model,

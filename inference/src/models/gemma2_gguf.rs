@@ -6,6 +6,7 @@ use candle_core::quantized::gguf_file;
 
 use super::gemma_quantized::{GemmaWeights, Generation};
 use super::quantized::{ContextRule, GgufLm};
+use crate::models::repack::GgufReader;
 
 /// A quantized Gemma 2 model.
 pub type QuantizedGemma2 = GgufLm<GemmaWeights>;
@@ -17,7 +18,7 @@ pub const CONTEXT: ContextRule = ContextRule::required("gemma2.context_length");
 /// Builds the weights with rotary tables for `context` positions.
 pub fn build(
     context: usize,
-) -> impl FnOnce(gguf_file::Content, &mut std::fs::File, &Device) -> candle_core::Result<GemmaWeights>
+) -> impl FnOnce(gguf_file::Content, &mut GgufReader, &Device) -> candle_core::Result<GemmaWeights>
 {
     move |content, reader, device| {
         GemmaWeights::from_gguf(Generation::Gemma2, content, reader, device, context)

@@ -7,6 +7,7 @@ use candle_core::quantized::gguf_file;
 
 use super::gemma_quantized::{GemmaWeights, Generation};
 use super::quantized::{ContextRule, GgufLm};
+use crate::models::repack::GgufReader;
 
 /// A quantized Gemma-3-architecture model.
 pub type QuantizedGemma3 = GgufLm<GemmaWeights>;
@@ -18,7 +19,7 @@ pub const CONTEXT: ContextRule = ContextRule::capped("gemma3.context_length", 13
 /// Builds the weights with rotary tables for `context` positions.
 pub fn build(
     context: usize,
-) -> impl FnOnce(gguf_file::Content, &mut std::fs::File, &Device) -> candle_core::Result<GemmaWeights>
+) -> impl FnOnce(gguf_file::Content, &mut GgufReader, &Device) -> candle_core::Result<GemmaWeights>
 {
     move |content, reader, device| {
         GemmaWeights::from_gguf(Generation::Gemma3, content, reader, device, context)

@@ -20,6 +20,7 @@ use candle_nn::{Activation, Embedding};
 use candle_transformers::quantized_nn::RmsNorm;
 
 use super::quantized::impl_quantized_weights;
+use crate::models::repack::GgufReader;
 
 /// Which Gemma generation a file holds; decides the defaults llama.cpp hard-codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,7 +207,7 @@ pub struct GemmaWeights {
 /// Reads GGUF tensors and metadata of one file.
 struct Reader<'a> {
     content: &'a gguf_file::Content,
-    file: &'a mut std::fs::File,
+    file: &'a mut GgufReader,
     device: &'a Device,
     prefix: &'static str,
 }
@@ -246,7 +247,7 @@ impl GemmaWeights {
     pub fn from_gguf(
         generation: Generation,
         content: gguf_file::Content,
-        file: &mut std::fs::File,
+        file: &mut GgufReader,
         device: &Device,
         context: usize,
     ) -> Result<Self> {

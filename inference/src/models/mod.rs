@@ -14,6 +14,7 @@ pub mod quantized;
 pub mod qwen2_gguf;
 pub mod qwen2_safetensors;
 pub mod qwen3_gguf;
+pub mod repack;
 pub mod safetensors_lm;
 
 use candle_core::quantized::gguf_file;
@@ -23,6 +24,7 @@ use quantized::{ContextRule, GgufLm, QuantizedWeights};
 
 use crate::error::LoadError;
 use crate::gguf_meta::GgufMeta;
+use repack::GgufReader;
 
 /// A causal language model with a KV cache, as the generation loop sees it.
 pub trait CausalLm: Send {
@@ -50,7 +52,7 @@ pub const SUPPORTED_GGUF_ARCHITECTURES: &[&str] =
 pub fn load_gguf_model(
     meta: &GgufMeta<'_>,
     content: gguf_file::Content,
-    reader: &mut std::fs::File,
+    reader: &mut GgufReader,
     device: &candle_core::Device,
 ) -> Result<Box<dyn CausalLm>, LoadError> {
     let architecture = meta.str("general.architecture")?;
@@ -91,7 +93,7 @@ pub fn load_gguf_model(
 struct GgufSource<'a, 'm> {
     meta: &'a GgufMeta<'m>,
     content: gguf_file::Content,
-    reader: &'a mut std::fs::File,
+    reader: &'a mut GgufReader,
     device: &'a candle_core::Device,
 }
 
@@ -101,7 +103,7 @@ impl GgufSource<'_, '_> {
         rule: ContextRule,
         build: impl FnOnce(
             gguf_file::Content,
-            &mut std::fs::File,
+            &mut GgufReader,
             &candle_core::Device,
         ) -> candle_core::Result<W>,
     ) -> Result<Box<dyn CausalLm>, LoadError> {

@@ -6,6 +6,7 @@ use candle_core::quantized::gguf_file;
 use candle_transformers::models::quantized_phi3::ModelWeights;
 
 use super::quantized::{ContextRule, GgufLm, impl_quantized_weights};
+use crate::models::repack::GgufReader;
 
 /// A quantized Phi-3-architecture model.
 pub type QuantizedPhi3 = GgufLm<ModelWeights>;
@@ -20,7 +21,7 @@ impl_quantized_weights!(ModelWeights, resets_at_position_0);
 /// Builds the weights (without flash attention, which needs the `flash-attn` build).
 pub fn build(
     content: gguf_file::Content,
-    reader: &mut std::fs::File,
+    reader: &mut GgufReader,
     device: &Device,
 ) -> candle_core::Result<ModelWeights> {
     ModelWeights::from_gguf(false, content, reader, device)

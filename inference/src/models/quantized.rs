@@ -8,6 +8,7 @@ use candle_core::{DType, Device, Tensor};
 use super::{CausalLm, weights_error};
 use crate::error::LoadError;
 use crate::gguf_meta::GgufMeta;
+use crate::models::repack::GgufReader;
 
 /// The part of a candle quantized model the engine calls.
 pub trait QuantizedWeights: Send {
@@ -91,10 +92,10 @@ impl<W: QuantizedWeights> GgufLm<W> {
     pub fn load(
         meta: &GgufMeta<'_>,
         content: gguf_file::Content,
-        reader: &mut std::fs::File,
+        reader: &mut GgufReader,
         device: &Device,
         rule: ContextRule,
-        build: impl FnOnce(gguf_file::Content, &mut std::fs::File, &Device) -> candle_core::Result<W>,
+        build: impl FnOnce(gguf_file::Content, &mut GgufReader, &Device) -> candle_core::Result<W>,
     ) -> Result<Self, LoadError> {
         let context_length = rule.resolve(meta)?;
         let device = device.clone();

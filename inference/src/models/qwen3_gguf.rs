@@ -6,6 +6,7 @@ use candle_core::quantized::gguf_file;
 use candle_transformers::models::quantized_qwen3::ModelWeights;
 
 use super::quantized::{ContextRule, GgufLm, impl_quantized_weights};
+use crate::models::repack::GgufReader;
 
 /// A quantized Qwen3-architecture model.
 pub type QuantizedQwen3 = GgufLm<ModelWeights>;
@@ -22,7 +23,7 @@ impl_quantized_weights!(ModelWeights, clear);
 /// engine computes in f32, so the key is set to F32 (0) before loading.
 pub fn build(
     mut content: gguf_file::Content,
-    reader: &mut std::fs::File,
+    reader: &mut GgufReader,
     device: &Device,
 ) -> candle_core::Result<ModelWeights> {
     content
