@@ -262,7 +262,10 @@ fn cpu_repack_keeps_the_answer_and_q8_0_stays_close() {
     let log_softmax = |logits: Vec<f32>| -> Vec<f64> {
         let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
-        logits.iter().map(|&l| f64::from(l - max) - sum.ln()).collect()
+        logits
+            .iter()
+            .map(|&l| f64::from(l - max) - sum.ln())
+            .collect()
     };
     let p = log_softmax(reference.next_token_logits(&ids).expect("logits"));
     let mut kls = Vec::new();
@@ -276,13 +279,22 @@ fn cpu_repack_keeps_the_answer_and_q8_0_stays_close() {
         )
         .expect("repacked model loads");
         let q = log_softmax(engine.next_token_logits(&ids).expect("logits"));
-        kls.push(p.iter().zip(&q).map(|(a, b)| a.exp() * (a - b)).sum::<f64>());
+        kls.push(
+            p.iter()
+                .zip(&q)
+                .map(|(a, b)| a.exp() * (a - b))
+                .sum::<f64>(),
+        );
         let events = collect(
             engine
                 .generate(&prompt, &GenerationParams::greedy(24))
                 .expect("starts"),
         );
-        assert!(text(&events).contains("Paris"), "{repack}: {}", text(&events));
+        assert!(
+            text(&events).contains("Paris"),
+            "{repack}: {}",
+            text(&events)
+        );
     }
     assert!(kls[0] < 0.02, "q8_0 KL {}", kls[0]);
     assert!(kls[0] < kls[1], "q8_0 is the closer one: {kls:?}");

@@ -14,7 +14,7 @@ use palisade::hallucination::eval::{
     HallucinationReport, LabelledAnswer, ScoredAnswer, evaluate, score_row,
 };
 use palisade::hallucination::halueval::{HaluEvalRow, HaluEvalTask, read_rows};
-use palisade::hallucination::{Features, RiskModel, SampledMode};
+use palisade::hallucination::{Features, RiskModel, SampledMode, Signs};
 use palisade::inference::SentenceEmbedder;
 use palisade::inference::{Engine, LoadOptions};
 
@@ -66,6 +66,11 @@ pub struct HallucinationEvalArgs {
     /// each) and measure each answer's consistency with them. 0 (default) turns it off.
     #[arg(long, value_name = "K", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=16))]
     pub consistency_samples: u16,
+    /// Fit the combination with weights of any sign. By default each weight keeps its
+    /// signal's risk direction (or is 0), so that a quirk of the data cannot turn a signal's
+    /// meaning around in the saved model.
+    #[arg(long)]
+    pub free_signs: bool,
 }
 
 fn task_asset(task: HaluEvalTask) -> &'static AssetSpec {
@@ -98,15 +103,24 @@ pub fn run(args: HallucinationEvalArgs) -> anyhow::Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     let embedder = args.embedder.load(&cache)?;
     let answers = label(&scored, &rows, args.offset, embedder.as_ref())?;
+    let signs = if args.free_signs {
+        Signs::Free
+    } else {
+        Signs::Constrained
+    };
     let trained_on = format!(
-        "HaluEval {} rows {}..{} (even rows), {}",
+        "HaluEval {} rows {}..{} (even rows), {}, {}",
         args.task.as_str(),
         args.offset,
         args.offset + rows.len(),
         data.file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        match signs {
+            Signs::Constrained => "weights held to their risk directions",
+            Signs::Free => "free weight signs",
+        }
     );
-    let report = evaluate(&answers, &trained_on);
+    let report = evaluate(&answers, &trained_on, signs);
     if let (Some(path), Some(model)) = (&args.save_model, &report.model) {
         let json = serde_json::to_string_pretty(model)? + "\n";
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
@@ -266,9 +280,15 @@ pub fn render(
         fmt_auc(r.combined)
     ));
     out.push_str(&format!(
-        "calibration of the combined risk on held-out rows: Brier {}, ECE (10 bins) {}\n",
+        "calibration of the combined risk on held-out rows: Brier {}, ECE (10 bins) {}; weight \
+         signs {}\n",
         fmt_auc(r.brier),
-        fmt_auc(r.calibration_error)
+        fmt_auc(r.calibration_error),
+        if r.signs_constrained {
+            "held to the risk directions"
+        } else {
+            "free"
+        }
     ));
     if let Some(model) = &r.model {
         let weights: BTreeMap<&str, String> = model

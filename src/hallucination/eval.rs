@@ -13,7 +13,7 @@ use super::consistency::{SampledMode, sample_answers, sample_consistency};
 use super::features::{AnswerSignals, FEATURE_NAMES, Features, RISK_DIRECTION};
 use super::grounding::check_grounding;
 use super::halueval::HaluEvalRow;
-use super::risk::{RiskModel, RiskModelWire};
+use super::risk::{RiskModel, RiskModelWire, Signs};
 use super::similarity::context_similarity;
 
 /// One answer scored by teacher forcing: what a dump file holds per line.
@@ -143,6 +143,8 @@ pub struct HallucinationReport {
     pub calibration_error: Option<f64>,
     /// The fitted model (`None` when the training rows lack a class).
     pub model: Option<RiskModelWire>,
+    /// Whether the fit held each weight to its signal's risk direction.
+    pub signs_constrained: bool,
 }
 
 /// L2 penalty of the combination's fit (on standardized weights).
@@ -152,8 +154,9 @@ fn is_train(row: usize) -> bool {
     row.is_multiple_of(2)
 }
 
-/// Fits the combination on the even rows and reports on the odd ones.
-pub fn evaluate(answers: &[LabelledAnswer], trained_on: &str) -> HallucinationReport {
+/// Fits the combination on the even rows (weights held to their risk directions unless
+/// `signs` is [`Signs::Free`]) and reports on the odd ones.
+pub fn evaluate(answers: &[LabelledAnswer], trained_on: &str, signs: Signs) -> HallucinationReport {
     let (train, test): (Vec<&LabelledAnswer>, Vec<&LabelledAnswer>) =
         answers.iter().partition(|a| is_train(a.row));
     let rows = |set: &[&LabelledAnswer]| {
@@ -187,7 +190,7 @@ pub fn evaluate(answers: &[LabelledAnswer], trained_on: &str) -> HallucinationRe
     let lengths: Vec<f32> = test.iter().map(|a| a.tokens as f32).collect();
     let train_features: Vec<Features> = train.iter().map(|a| a.features).collect();
     let train_labels: Vec<bool> = train.iter().map(|a| a.hallucinated).collect();
-    let model = RiskModel::fit(&train_features, &train_labels, FIT_L2, trained_on);
+    let model = RiskModel::fit(&train_features, &train_labels, FIT_L2, signs, trained_on);
     let risks: Option<Vec<f32>> = model
         .as_ref()
         .map(|m| test.iter().map(|a| m.score(&a.features)).collect());
@@ -202,6 +205,7 @@ pub fn evaluate(answers: &[LabelledAnswer], trained_on: &str) -> HallucinationRe
             .as_ref()
             .and_then(|r| calibration_error(r, &labels, 10)),
         model: model.map(|m| m.to_wire()),
+        signs_constrained: signs == Signs::Constrained,
     }
 }
 
@@ -262,7 +266,7 @@ mod tests {
             answers.push(answer(row, false, 0.0, 5));
             answers.push(answer(row, true, if row % 3 == 0 { 0.7 } else { 0.0 }, 5));
         }
-        let report = evaluate(&answers, "synthetic");
+        let report = evaluate(&answers, "synthetic", Signs::Constrained);
         assert_eq!((report.train_rows, report.test_rows), (20, 20));
         assert_eq!(
             report.length_baseline,

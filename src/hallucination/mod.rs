@@ -18,5 +18,5 @@ pub mod similarity;
 pub use consistency::{SampledMode, sample_answers, sample_consistency};
 pub use features::{AnswerSignals, FEATURE_COUNT, FEATURE_NAMES, Features};
 pub use grounding::{GroundingCounts, check_grounding};
-pub use risk::{RiskModel, RiskModelError};
+pub use risk::{RiskModel, RiskModelError, Signs};
 pub use similarity::{ContextSimilarity, context_similarity};

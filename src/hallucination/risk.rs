@@ -7,7 +7,19 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::features::{FEATURE_COUNT, FEATURE_NAMES, Features};
+use super::features::{FEATURE_COUNT, FEATURE_NAMES, Features, RISK_DIRECTION};
+
+/// Whether a fit may give a feature a weight against its risk direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signs {
+    /// Each weight keeps its feature's [`RISK_DIRECTION`] or is 0: a quirk of the training
+    /// data (in HaluEval QA, right answers are bare names and hallucinated ones full
+    /// sentences) cannot turn a signal's meaning around, e.g. make a well-supported answer
+    /// riskier. The default.
+    Constrained,
+    /// Any sign: the best fit to the training data, quirks included.
+    Free,
+}
 
 /// The default model, fitted on HaluEval QA (see `docs/hallucination.md`).
 pub const DEFAULT_RISK_MODEL_JSON: &str = include_str!("../../models/hallucination_risk.json");
@@ -198,8 +210,15 @@ impl RiskModel {
 
     /// Fits a model by L2-regularised logistic regression (`l2` on the
     /// standardized weights, not the bias) on `rows` with `labels` (`true`:
-    /// hallucinated). Returns `None` when a class is missing.
-    pub fn fit(rows: &[Features], labels: &[bool], l2: f64, trained_on: &str) -> Option<Self> {
+    /// hallucinated), with weights kept to their risk direction when `signs` says so
+    /// (projected gradient descent). Returns `None` when a class is missing.
+    pub fn fit(
+        rows: &[Features],
+        labels: &[bool],
+        l2: f64,
+        signs: Signs,
+        trained_on: &str,
+    ) -> Option<Self> {
         let n = rows.len().min(labels.len());
         let positives = labels[..n].iter().filter(|l| **l).count();
         if positives == 0 || positives == n {
@@ -251,8 +270,11 @@ impl RiskModel {
                     *g += err * x / nf;
                 }
             }
-            for (w, g) in model.weights.iter_mut().zip(&grad_w) {
+            for ((w, g), direction) in model.weights.iter_mut().zip(&grad_w).zip(RISK_DIRECTION) {
                 *w -= rate * (g + l2 * *w);
+                if signs == Signs::Constrained && *w * direction < 0.0 {
+                    *w = 0.0;
+                }
             }
             model.bias -= rate * grad_b;
         }
@@ -298,14 +320,15 @@ mod tests {
             rows.push(features([lp, if bad && i % 3 == 0 { 1.0 } else { 0.0 }]));
             labels.push(bad);
         }
-        let model = RiskModel::fit(&rows, &labels, 1e-3, "synthetic").expect("two classes");
+        let model =
+            RiskModel::fit(&rows, &labels, 1e-3, Signs::Free, "synthetic").expect("two classes");
         let high = model.score(&features([-1.9, 1.0]));
         let low = model.score(&features([-0.1, 0.0]));
         assert!(high > 0.8 && low < 0.2, "high {high}, low {low}");
         let mean_risk: f64 =
             rows.iter().map(|r| f64::from(model.score(r))).sum::<f64>() / rows.len() as f64;
         assert!((mean_risk - 0.5).abs() < 0.02, "mean {mean_risk}");
-        assert!(RiskModel::fit(&rows, &vec![true; rows.len()], 0.0, "x").is_none());
+        assert!(RiskModel::fit(&rows, &vec![true; rows.len()], 0.0, Signs::Free, "x").is_none());
     }
 
     #[test]
@@ -324,7 +347,8 @@ mod tests {
             rows.push(f);
             labels.push(bad);
         }
-        let model = RiskModel::fit(&rows, &labels, 1e-3, "synthetic").expect("two classes");
+        let model = RiskModel::fit(&rows, &labels, 1e-3, Signs::Constrained, "synthetic")
+            .expect("two classes");
         assert!((model.mean[11] - 0.5).abs() < 1e-9, "{}", model.mean[11]);
         assert!(model.weights[11] < 0.0, "low similarity is riskier");
         let mut missing = features([-1.25, 0.0]);
@@ -333,6 +357,35 @@ mod tests {
         at_mean.values[11] = 0.5;
         assert_eq!(model.score(&missing), model.score(&at_mean));
         assert!(model.score(&rows[0]).is_finite());
+    }
+
+    #[test]
+    fn constrained_signs_zero_a_weight_that_points_against_its_direction() {
+        // Feature 9 (ungrounded entities: more = riskier) is higher on the right answers here.
+        let mut rows = Vec::new();
+        let mut labels = Vec::new();
+        for i in 0..200 {
+            let bad = i % 2 == 0;
+            let t = f64::from(i % 10) / 10.0;
+            rows.push(features([
+                if bad { -1.5 } else { -1.0 } + t,
+                if bad { 0.0 } else { 1.0 },
+            ]));
+            labels.push(bad);
+        }
+        let free = RiskModel::fit(&rows, &labels, 1e-3, Signs::Free, "x").expect("fit");
+        let constrained =
+            RiskModel::fit(&rows, &labels, 1e-3, Signs::Constrained, "x").expect("fit");
+        assert!(
+            free.weights[9] < -0.5,
+            "the data's quirk: {}",
+            free.weights[9]
+        );
+        assert_eq!(constrained.weights[9], 0.0);
+        assert!(constrained.weights[0] < 0.0, "logprob keeps its direction");
+        for (w, d) in constrained.weights.iter().zip(RISK_DIRECTION) {
+            assert!(w * d >= 0.0, "{:?}", constrained.weights);
+        }
     }
 
     #[test]
