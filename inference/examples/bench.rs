@@ -1,7 +1,7 @@
 //! Measures time to first token and decode speed on a GGUF model.
 //!
 //! ```text
-//! cargo run -p palisade-inference --example bench -- [MODEL.gguf] [--threads N] [--max-tokens N] [--prompt TEXT] [--raw] [--cpu-repack off|q8_0|q4_0] [--compare]
+//! cargo run -p palisade-inference --example bench -- [MODEL.gguf] [--threads N] [--max-tokens N] [--prompt TEXT] [--raw] [--prompt-file FILE] [--cpu-repack off|q8_0|q4_0] [--compare]
 //! ```
 //! Defaults: the SmolLM2 asset (`$PALISADE_HOME/assets/...`), 128 tokens, greedy, and a
 //! 28-token chat prompt (a short system message plus one user request).
@@ -39,6 +39,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--threads" => threads = Some(args.next().ok_or("--threads N")?.parse()?),
             "--max-tokens" => max_tokens = args.next().ok_or("--max-tokens N")?.parse()?,
             "--prompt" => user = args.next().ok_or("--prompt TEXT")?,
+            // A rendered prompt, used verbatim (the same tokens another engine is given).
+            "--prompt-file" => {
+                user = std::fs::read_to_string(args.next().ok_or("--prompt-file FILE")?)?;
+                raw = true;
+            }
             "--raw" => raw = true,
             "--cpu-repack" => {
                 cpu_repack = args.next().ok_or("--cpu-repack off|q8_0|q4_0")?.parse()?

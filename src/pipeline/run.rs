@@ -218,14 +218,6 @@ pub(super) fn run_chat(
     let reason = tokens.finish_reason();
     drop(tokens);
     drop(model_span);
-    // The sampled mode: more answers to the same prompt, for an answer the model finished.
-    let checks = &palisade.inner.checks;
-    let samples = if finish.is_none() && checks.sampled.is_on() && checks.embedder.is_some() {
-        chat.span
-            .in_scope(|| answer.sample(&mut engine, &prompt, &checks.sampled))
-    } else {
-        Vec::new()
-    };
     drop(engine);
 
     let finish = match finish {
@@ -238,6 +230,17 @@ pub(super) fn run_chat(
                 Some(FinishReason::Stop) | None => Finish::Stop,
             })
         }
+    };
+    // The sampled mode: more answers to the same prompt, for a complete answer, once its
+    // text is out (only a blocking hallucination rule still holds it).
+    let checks = &palisade.inner.checks;
+    let complete = matches!(finish, Finish::Stop | Finish::StopSequence | Finish::Length);
+    let samples = if complete && checks.sampled.is_on() && checks.embedder.is_some() {
+        let mut engine = palisade.engine();
+        chat.span
+            .in_scope(|| answer.sample(&mut engine, &prompt, &checks.sampled))
+    } else {
+        Vec::new()
     };
     let judgement = answer.judge(
         palisade.inner.risk_model.as_ref(),
