@@ -50,7 +50,8 @@ def main():
         rate = (n - 1) / (last - first) if n > 1 else 0.0
         ttfts.append(ttft)
         rates.append(rate)
-        print(f"llama.cpp round {round_ + 1}: prompt {len(tokens)} tokens, completion {n} tokens, "
+        label = f"llama.cpp round {round_ + 1}" if args.rounds > 1 else "llama.cpp"
+        print(f"{label}: prompt {len(tokens)} tokens, completion {n} tokens, "
               f"time to first token {ttft:.1f} ms, decode {rate:.1f} tok/s")
     print(f"llama.cpp median: time to first token {statistics.median(ttfts):.1f} ms, "
           f"decode {statistics.median(rates):.1f} tok/s")
