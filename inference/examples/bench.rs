@@ -13,6 +13,8 @@
 
 use std::path::PathBuf;
 
+use palisade_inference::sampling::argmax;
+use palisade_inference::sampling::distribution::{DistributionStats, kl_divergence};
 use palisade_inference::{ChatMessage, CpuRepack, Engine, GenerationParams, LoadOptions};
 
 fn default_model() -> PathBuf {
@@ -131,20 +133,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn log_softmax(logits: &[f32]) -> Vec<f64> {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
-    let log_sum = sum.ln();
-    logits
-        .iter()
-        .map(|&l| f64::from(l - max) - log_sum)
-        .collect()
-}
-
-fn argmax(v: &[f64]) -> usize {
-    (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best })
-}
-
 /// Mean KL(reference || repacked), top-1 agreement and the largest change of the
 /// answer token's log-probability, at each position of `answer` after `prompt`.
 fn distance(
@@ -156,15 +144,16 @@ fn distance(
     let (mut kl, mut same, mut worst) = (0.0, 0usize, 0.0f64);
     let mut ids = prompt.to_vec();
     for &next in answer {
-        let p = log_softmax(&reference.next_token_logits(&ids)?);
-        let q = log_softmax(&repacked.next_token_logits(&ids)?);
-        kl += p
-            .iter()
-            .zip(&q)
-            .map(|(a, b)| a.exp() * (a - b))
-            .sum::<f64>();
+        let p = reference.next_token_logits(&ids)?;
+        let q = repacked.next_token_logits(&ids)?;
+        kl += kl_divergence(&p, &q).ok_or("no finite logits")?;
         same += usize::from(argmax(&p) == argmax(&q));
-        worst = worst.max((p[next as usize] - q[next as usize]).abs());
+        let (p_stats, q_stats) = (
+            DistributionStats::from_logits(&p).ok_or("no finite logits")?,
+            DistributionStats::from_logits(&q).ok_or("no finite logits")?,
+        );
+        let change = p_stats.logprob(p[next as usize]) - q_stats.logprob(q[next as usize]);
+        worst = worst.max(f64::from(change.abs()));
         ids.push(next);
     }
     let n = answer.len().max(1) as f64;

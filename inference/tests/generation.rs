@@ -254,20 +254,13 @@ fn banned_phrase_is_never_generated() {
 #[test]
 fn cpu_repack_keeps_the_answer_and_q8_0_stays_close() {
     use palisade_inference::CpuRepack;
+    use palisade_inference::sampling::distribution::kl_divergence;
     let mut reference = engine();
     let prompt = reference
         .render_chat(&capital_question(), true)
         .expect("renders");
     let ids = reference.encode_prompt(&prompt).expect("tokenizes");
-    let log_softmax = |logits: Vec<f32>| -> Vec<f64> {
-        let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let sum: f64 = logits.iter().map(|&l| f64::from(l - max).exp()).sum();
-        logits
-            .iter()
-            .map(|&l| f64::from(l - max) - sum.ln())
-            .collect()
-    };
-    let p = log_softmax(reference.next_token_logits(&ids).expect("logits"));
+    let p = reference.next_token_logits(&ids).expect("logits");
     let mut kls = Vec::new();
     for repack in [CpuRepack::Q8_0, CpuRepack::Q4_0] {
         let mut engine = Engine::load_gguf(
@@ -278,13 +271,8 @@ fn cpu_repack_keeps_the_answer_and_q8_0_stays_close() {
             },
         )
         .expect("repacked model loads");
-        let q = log_softmax(engine.next_token_logits(&ids).expect("logits"));
-        kls.push(
-            p.iter()
-                .zip(&q)
-                .map(|(a, b)| a.exp() * (a - b))
-                .sum::<f64>(),
-        );
+        let q = engine.next_token_logits(&ids).expect("logits");
+        kls.push(kl_divergence(&p, &q).expect("finite logits"));
         let events = collect(
             engine
                 .generate(&prompt, &GenerationParams::greedy(24))

@@ -57,6 +57,27 @@ impl DistributionStats {
     }
 }
 
+/// `KL(p || q)` in nats between `softmax(p_logits)` and `softmax(q_logits)` over the same
+/// vocabulary: how far a changed model (`q`) moved from a reference (`p`). `None` when the
+/// lengths differ or either side has no finite logit.
+pub fn kl_divergence(p_logits: &[f32], q_logits: &[f32]) -> Option<f64> {
+    if p_logits.len() != q_logits.len() {
+        return None;
+    }
+    let p = DistributionStats::from_logits(p_logits)?;
+    let q = DistributionStats::from_logits(q_logits)?;
+    let kl = p_logits
+        .iter()
+        .zip(q_logits)
+        .filter(|(a, _)| a.is_finite())
+        .map(|(&a, &b)| {
+            let (lp, lq) = (f64::from(a) - p.log_z, f64::from(b) - q.log_z);
+            lp.exp() * (lp - lq)
+        })
+        .sum::<f64>();
+    Some(kl.max(0.0))
+}
+
 /// The `n` most likely tokens of `softmax(logits)` with their log-probabilities, most likely
 /// first (ties: lower id first).
 pub fn top_logprobs(logits: &[f32], stats: &DistributionStats, n: usize) -> Vec<(u32, f32)> {
@@ -84,6 +105,19 @@ pub fn top_logprobs(logits: &[f32], stats: &DistributionStats, n: usize) -> Vec<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kl_divergence_of_known_distributions() {
+        let p = [0.0f32, 0.0];
+        assert_eq!(kl_divergence(&p, &p), Some(0.0));
+        // p = (1/2, 1/2), q = (1/4, 3/4): KL = 1/2 ln 2 + 1/2 ln(2/3).
+        let q = [0.0f32, 3f32.ln()];
+        let want = 0.5 * 2f64.ln() + 0.5 * (2.0f64 / 3.0).ln();
+        let got = kl_divergence(&p, &q).expect("finite");
+        assert!((got - want).abs() < 1e-6, "{got} vs {want}");
+        assert_eq!(kl_divergence(&p, &[0.0]), None);
+        assert_eq!(kl_divergence(&[f32::NEG_INFINITY; 2], &p), None);
+    }
 
     #[test]
     fn uniform_entropy_is_ln_n() {
