@@ -110,12 +110,16 @@ impl std::fmt::Debug for SentenceEmbedder {
     }
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, EmbedderLoadError> {
-    std::fs::read(path).map_err(|source| EmbedderLoadError::Io {
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> EmbedderLoadError + '_ {
+    move |source| EmbedderLoadError::Io {
         path: path.to_path_buf(),
         source,
         fix: FILES_FIX,
-    })
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, EmbedderLoadError> {
+    std::fs::read(path).map_err(io_error(path))
 }
 
 fn invalid(path: &Path, reason: impl ToString) -> EmbedderLoadError {
@@ -142,7 +146,9 @@ impl SentenceEmbedder {
                 direction: TruncationDirection::Right,
             }))
             .map_err(|e| invalid(&files.tokenizer, e))?;
-        read(&files.weights).map(drop)?;
+        // Opening (not reading) the weights turns a missing or unreadable file into an I/O
+        // error naming it; candle then reads them once.
+        std::fs::File::open(&files.weights).map_err(io_error(&files.weights))?;
         let tensors = candle_core::safetensors::load(&files.weights, device)
             .map_err(|e| invalid(&files.weights, e))?;
         let vb = VarBuilder::from_tensors(tensors, DType::F32, device);
