@@ -122,14 +122,16 @@ impl ServerWire {
         }
     }
 
-    /// Makes relative `policy` and `model` paths relative to `dir` (the config file's folder).
+    /// Makes relative `policy`, `model` and embedder folder paths relative to `dir` (the
+    /// config file's folder).
     fn resolve_paths(mut self, dir: &Path) -> ServerWire {
         let resolve = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
         self.policy = self.policy.map(resolve);
         self.model = self.model.map(resolve);
-        self.embedder = self.embedder.map(|e| match e.as_str() {
-            "off" | "default" | "" => e,
-            path => resolve(PathBuf::from(path)).to_string_lossy().into_owned(),
+        // Only a folder is a path; `off`, `default` and invalid values are kept for validation.
+        self.embedder = self.embedder.map(|e| match e.parse::<EmbedderChoice>() {
+            Ok(EmbedderChoice::Folder(path)) => resolve(path).to_string_lossy().into_owned(),
+            _ => e,
         });
         self
     }

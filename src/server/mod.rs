@@ -202,10 +202,8 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
                 device: *device,
                 cpu_repack: *cpu_repack,
             };
-            let engine = tokio::task::spawn_blocking(move || Engine::load(&model, &options))
-                .await
-                .map_err(|_| StartError::Worker)??;
-            telemetry.register_model(engine.model_name())?;
+            // The small embedder (and the checks' settings) first: a bad choice fails before
+            // the model is loaded.
             let (embedder, samples) = (embedder.clone(), *consistency_samples);
             let checks = tokio::task::spawn_blocking(move || {
                 HallucinationChecks::load(
@@ -216,6 +214,10 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, StartError> {
             })
             .await
             .map_err(|_| StartError::Worker)??;
+            let engine = tokio::task::spawn_blocking(move || Engine::load(&model, &options))
+                .await
+                .map_err(|_| StartError::Worker)??;
+            telemetry.register_model(engine.model_name())?;
             let palisade =
                 Palisade::new(engine, guard, telemetry.clone()).with_hallucination_checks(checks);
             Generator::InProcess(RwLock::new(palisade))
