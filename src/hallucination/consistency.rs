@@ -23,6 +23,13 @@ pub struct SampledMode {
     pub seed: u64,
 }
 
+impl Default for SampledMode {
+    /// The mode off ([`SampledMode::OFF`]).
+    fn default() -> Self {
+        Self::OFF
+    }
+}
+
 /// The most answers the sampled mode may sample per answer.
 pub const MAX_SAMPLES: usize = 16;
 

@@ -52,7 +52,7 @@ struct Inner {
 /// The optional hallucination checks that need a model of their own: the
 /// sentence embedder (context similarity) and the sampled mode (consistency
 /// across sampled answers, which also needs the embedder). Both off by default.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct HallucinationChecks {
     /// The sentence embedder; `None` leaves the embedding signals unmeasured.
     pub embedder: Option<Arc<SentenceEmbedder>>,
@@ -103,15 +103,6 @@ impl HallucinationChecks {
             embedder: embedder.load(cache)?.map(Arc::new),
             sampled: SampledMode::with_samples(samples),
         })
-    }
-}
-
-impl Default for HallucinationChecks {
-    fn default() -> Self {
-        Self {
-            embedder: None,
-            sampled: SampledMode::OFF,
-        }
     }
 }
 
