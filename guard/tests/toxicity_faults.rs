@@ -10,11 +10,10 @@
 #![allow(clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use palisade_guard::toxicity::{
-    JIGSAW_BILSTM, ModelSource, PROFANITY_SVM, RuntimeConfig, ToxicityError, ToxicityFactory,
-    load_model, load_uncached,
+    self, JIGSAW_BILSTM, ModelSource, PROFANITY_SVM, RuntimeConfig, ToxicityError, load_model,
+    load_uncached,
 };
 use palisade_guard::{Guard, Policy};
 
@@ -89,8 +88,7 @@ fn a_policy_with_a_truncated_model_does_not_build() {
     };
     let yaml = "version: '1'\nname: t\noutput:\n  - {id: tox, type: toxicity, action: block, on_error: allow}\n";
     let policy = Policy::from_yaml_str(yaml, "inline").unwrap();
-    let err = Guard::builder(policy)
-        .register("toxicity", Arc::new(ToxicityFactory::new(config)))
+    let err = toxicity::register_with(Guard::builder(policy), config)
         .build()
         .unwrap_err()
         .to_string();

@@ -35,9 +35,6 @@ fn missing_and_broken_libraries_are_reported_at_load() {
 
 #[test]
 fn a_policy_with_a_toxicity_rule_fails_to_build_without_the_library() {
-    use std::sync::Arc;
-
-    use palisade_guard::toxicity::ToxicityFactory;
     use palisade_guard::{Guard, Policy};
 
     let dir = tempfile::tempdir().unwrap();
@@ -47,8 +44,7 @@ fn a_policy_with_a_toxicity_rule_fails_to_build_without_the_library() {
     };
     let yaml = "version: '1'\nname: t\ninput:\n  - {id: tox, type: toxicity, action: block}\n";
     let policy = Policy::from_yaml_str(yaml, "inline").unwrap();
-    let err = Guard::builder(policy)
-        .register("toxicity", Arc::new(ToxicityFactory::new(config)))
+    let err = palisade_guard::toxicity::register_with(Guard::builder(policy), config)
         .build()
         .unwrap_err()
         .to_string();

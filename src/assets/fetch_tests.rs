@@ -62,6 +62,14 @@ fn serve(body: Vec<u8>) -> (String, Arc<AtomicUsize>) {
     (format!("http://{addr}/pkg-1.0-py3-none-any.whl"), hits)
 }
 
+/// A loopback address nothing listens on (bound, then released).
+fn closed_port() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    addr
+}
+
 fn spec(url: String, wheel: &[u8], content_sha256: &'static str) -> AssetSpec {
     AssetSpec {
         name: "test-asset",
@@ -174,9 +182,7 @@ fn an_extracted_file_with_the_wrong_hash_is_not_kept() {
 
 #[test]
 fn an_unreachable_server_gives_an_error_naming_the_url() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
+    let addr = closed_port();
     let wheel = wheel_bytes();
     let spec = spec(format!("http://{addr}/x.whl"), &wheel, hex(CONTENT));
     let dir = tempfile::tempdir().expect("tempdir");
@@ -210,9 +216,7 @@ fn a_truncated_cached_file_is_refused_by_require_and_refetched() {
 
 #[test]
 fn a_tampered_cached_file_is_removed_even_when_it_cannot_be_refetched() {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    drop(listener);
+    let addr = closed_port();
     let wheel = wheel_bytes();
     let spec = spec(format!("http://{addr}/x.whl"), &wheel, hex(CONTENT));
     let dir = tempfile::tempdir().expect("tempdir");

@@ -54,7 +54,13 @@ impl ToxicityFactory {
 /// Registers the ONNX toxicity models for `type: toxicity` rules, configured from the
 /// environment: `toxicity::register(Guard::builder(policy)).build()`.
 pub fn register(builder: GuardBuilder) -> GuardBuilder {
-    builder.register("toxicity", Arc::new(ToxicityFactory::from_env()))
+    register_with(builder, RuntimeConfig::from_env())
+}
+
+/// Registers the ONNX toxicity models for `type: toxicity` rules with `config` (a library
+/// path or model folder of your own).
+pub fn register_with(builder: GuardBuilder, config: RuntimeConfig) -> GuardBuilder {
+    builder.register("toxicity", Arc::new(ToxicityFactory::new(config)))
 }
 
 /// The `(label index, threshold)` pairs of a rule, checked against the model's labels.

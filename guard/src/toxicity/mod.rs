@@ -12,8 +12,8 @@
 //! maximum over its windows ([`window`]).
 //!
 //! Policies use them through [`ToxicityFactory`], registered with the guard builder:
-//! `Guard::builder(policy).register("toxicity", Arc::new(ToxicityFactory::new(config)))`, or
-//! [`register`]`(Guard::builder(policy))` for the settings of the environment.
+//! [`register_with`]`(Guard::builder(policy), config)`, or [`register`]`(Guard::builder(policy))`
+//! for the settings of the environment.
 //! Streamed output can also be checked with [`stream::ToxicityStream`] (checkpoints, a sliding
 //! window, a final pass, `hold` or `release`).
 
@@ -37,7 +37,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 pub use assets::{JIGSAW_BILSTM, KNOWN_MODELS, ModelSource, PROFANITY_SVM};
-pub use detector::{ToxicityFactory, register};
+pub use detector::{ToxicityFactory, register, register_with};
 pub use error::ToxicityError;
 pub use runtime::RuntimeConfig;
 
