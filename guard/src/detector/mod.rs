@@ -17,6 +17,7 @@
 pub mod classifier;
 pub mod encoded;
 pub mod injection;
+pub mod ip_starts;
 pub mod keywords;
 pub mod liveness;
 pub mod obfuscated;
@@ -24,6 +25,7 @@ pub mod pattern_set;
 pub mod pii;
 pub mod regex_rule;
 pub mod restore;
+pub mod secret_assignment;
 pub mod secrets;
 pub mod skeleton;
 pub mod validators;

@@ -14,6 +14,7 @@ use regex_automata::Input;
 use regex_automata::meta::Regex;
 
 use super::injection::{PatternPiece, pattern_pieces};
+use super::pattern_set::LAZY_DFA_CACHE_BYTES;
 use super::regex_rule::check_pattern;
 use super::skeleton::{LOOK_AHEAD, LOOK_BEHIND, MAX_BYTES_PER_CHAR, Skeleton};
 use super::{Candidate, Detector};
@@ -53,7 +54,10 @@ impl ObfuscatedPhraseDetector {
             longest = longest.max(max.unwrap_or(0));
             sources.push(s);
         }
-        let regex = Regex::new_many(&sources).map_err(|e| e.to_string())?;
+        let regex = Regex::builder()
+            .configure(Regex::config().hybrid_cache_capacity(LAZY_DFA_CACHE_BYTES))
+            .build_many(&sources)
+            .map_err(|e| e.to_string())?;
         Ok(ObfuscatedPhraseDetector {
             kinds,
             regex,
@@ -65,7 +69,7 @@ impl ObfuscatedPhraseDetector {
     }
 
     fn candidate(&self, hay: &str, sk: &Skeleton, m: regex_automata::Match) -> Candidate {
-        let (s, e) = sk.span(m.start(), m.end());
+        let (s, e) = sk.span(hay, m.start(), m.end());
         let (kind, score) = self
             .meta
             .get(m.pattern().as_usize())
@@ -82,14 +86,14 @@ impl ObfuscatedPhraseDetector {
             let end = ceil(hay, start.saturating_add(CHUNK));
             let last = end == hay.len();
             sk.build(hay, lb, end);
-            let mut k = sk.starts.partition_point(|&s| (s as usize) < start);
+            let mut k = sk.index_at(hay, start);
             // Matches the plain patterns cover are skipped here rather than returned one call
             // at a time (each call rebuilds the skeleton). That is what the engine would do with
             // them: such a match stays covered however the text goes on, so it never holds a
             // stream back and is never reported.
             let next = loop {
                 match self.regex.find(Input::new(&sk.text).range(k..)) {
-                    Some(m) if last || sk.span(m.start(), m.end()).1 + LOOK_AHEAD < end => {
+                    Some(m) if last || sk.span(hay, m.start(), m.end()).1 + LOOK_AHEAD < end => {
                         let c = self.candidate(hay, sk, m);
                         if c.score > 0.0 {
                             return Some(c);
@@ -97,7 +101,7 @@ impl ObfuscatedPhraseDetector {
                         k = m.end();
                     }
                     // Too close to the chunk's end to be sure how far it reaches: a chunk there.
-                    Some(m) => break sk.span(m.start(), m.end()).0.max(start + 1),
+                    Some(m) => break sk.span(hay, m.start(), m.end()).0.max(start + 1),
                     None if last => return None,
                     // Every match starting before `end - max_len` would have been found.
                     None => break floor(hay, end.saturating_sub(self.max_len)).max(start + 1),

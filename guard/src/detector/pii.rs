@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::pattern_set::{Outcome, PatternDef, PatternSet};
 use super::validators::{card_prefix, iban_length, luhn, mod97, us_ssn, verhoeff};
+use super::ip_starts::ip_starts;
 use super::{Detector, char_at, char_before};
 use crate::normalize::ViewKind;
 use crate::policy::{CustomPii, PiiEntity, ValidatorKind};
@@ -250,66 +251,7 @@ pub fn build(
 ) -> Result<Vec<Box<dyn Detector>>, String> {
     let mut out: Vec<Box<dyn Detector>> = Vec::new();
     if !entities.is_empty() {
-        let mut kinds: Vec<Arc<str>> = Vec::new();
-        let mut defs = Vec::new();
-        let kind = |name: &str, kinds: &mut Vec<Arc<str>>| {
-            kinds.push(Arc::from(name));
-            kinds.len() - 1
-        };
-        // Order matters where two patterns match at the same position.
-        for e in [
-            PiiEntity::Email,
-            PiiEntity::CreditCard,
-            PiiEntity::Iban,
-            PiiEntity::UsSsn,
-            PiiEntity::IpAddress,
-            PiiEntity::Phone,
-        ] {
-            if !entities.contains(&e) {
-                continue;
-            }
-            match e {
-                PiiEntity::Email => {
-                    let k = kind("pii.email", &mut kinds);
-                    defs.push(PatternDef::validated(EMAIL, k, email));
-                }
-                PiiEntity::CreditCard => {
-                    let k = kind("pii.credit_card", &mut kinds);
-                    defs.push(PatternDef::validated(CARD, k, card));
-                }
-                PiiEntity::Iban => {
-                    let k = kind("pii.iban", &mut kinds);
-                    defs.push(PatternDef::validated(IBAN, k, iban));
-                }
-                PiiEntity::UsSsn => {
-                    let k = kind("pii.us_ssn", &mut kinds);
-                    defs.push(PatternDef::validated(SSN, k, ssn));
-                }
-                PiiEntity::IpAddress => {
-                    let k = kind("pii.ip_address", &mut kinds);
-                    defs.push(PatternDef::validated(IPV4, k, ipv4));
-                    defs.push(PatternDef::validated(IPV6, k, ipv6));
-                }
-                PiiEntity::Phone => {
-                    let k = kind("pii.phone", &mut kinds);
-                    defs.push(PatternDef::validated(PHONE_INTL, k, |h, s, e| {
-                        phone(h, s, e, 8, 15)
-                    }));
-                    defs.push(PatternDef::validated(PHONE_NANP, k, |h, s, e| {
-                        phone(h, s, e, 10, 11)
-                    }));
-                    defs.push(PatternDef::validated(PHONE_NATIONAL, k, |h, s, e| {
-                        phone(h, s, e, 10, 12)
-                    }));
-                }
-            }
-        }
-        out.push(Box::new(PatternSet::new(
-            kinds,
-            defs,
-            ViewKind::Lower,
-            false,
-        )?));
+        out.push(Box::new(build_entities(entities, true)?));
     }
     if !custom.is_empty() {
         let kinds = custom
@@ -347,6 +289,76 @@ pub fn build(
         )?));
     }
     Ok(out)
+}
+
+/// The set of the built-in `entities` (not empty). A set of IP addresses alone searches from the
+/// `.` and `:` where an address may start (see [`ip_starts`]) when `ip_from_separators` is set.
+pub(crate) fn build_entities(
+    entities: &[PiiEntity],
+    ip_from_separators: bool,
+) -> Result<PatternSet, String> {
+    let mut kinds: Vec<Arc<str>> = Vec::new();
+    let mut defs = Vec::new();
+    let kind = |name: &str, kinds: &mut Vec<Arc<str>>| {
+        kinds.push(Arc::from(name));
+        kinds.len() - 1
+    };
+    // Order matters where two patterns match at the same position.
+    for e in [
+        PiiEntity::Email,
+        PiiEntity::CreditCard,
+        PiiEntity::Iban,
+        PiiEntity::UsSsn,
+        PiiEntity::IpAddress,
+        PiiEntity::Phone,
+    ] {
+        if !entities.contains(&e) {
+            continue;
+        }
+        match e {
+            PiiEntity::Email => {
+                let k = kind("pii.email", &mut kinds);
+                defs.push(PatternDef::validated(EMAIL, k, email));
+            }
+            PiiEntity::CreditCard => {
+                let k = kind("pii.credit_card", &mut kinds);
+                defs.push(PatternDef::validated(CARD, k, card));
+            }
+            PiiEntity::Iban => {
+                let k = kind("pii.iban", &mut kinds);
+                defs.push(PatternDef::validated(IBAN, k, iban));
+            }
+            PiiEntity::UsSsn => {
+                let k = kind("pii.us_ssn", &mut kinds);
+                defs.push(PatternDef::validated(SSN, k, ssn));
+            }
+            PiiEntity::IpAddress => {
+                let k = kind("pii.ip_address", &mut kinds);
+                defs.push(PatternDef::validated(IPV4, k, ipv4));
+                defs.push(PatternDef::validated(IPV6, k, ipv6));
+            }
+            PiiEntity::Phone => {
+                let k = kind("pii.phone", &mut kinds);
+                defs.push(PatternDef::validated(PHONE_INTL, k, |h, s, e| {
+                    phone(h, s, e, 8, 15)
+                }));
+                defs.push(PatternDef::validated(PHONE_NANP, k, |h, s, e| {
+                    phone(h, s, e, 10, 11)
+                }));
+                defs.push(PatternDef::validated(PHONE_NATIONAL, k, |h, s, e| {
+                    phone(h, s, e, 10, 12)
+                }));
+            }
+        }
+    }
+    let set = PatternSet::new(kinds, defs, ViewKind::Lower, false)?;
+    Ok(
+        if ip_from_separators && entities.iter().all(|&e| e == PiiEntity::IpAddress) {
+            set.with_anchored_starts(ip_starts)
+        } else {
+            set
+        },
+    )
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
 use super::pattern_set::{Outcome, PatternDef, PatternSet, bounded_token};
-use super::{Detector, char_at};
+use super::{Detector, char_at, secret_assignment};
 use crate::normalize::ViewKind;
 use crate::policy::SecretKind;
 
@@ -81,9 +81,6 @@ const AWS_SECRET: &str = "(?i:aws)[_\\-.]?(?i:secret)[_\\-.]?(?i:access)?[_\\-.]
 const PEM: &str = "-----BEGIN (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----\
 (?:(?:\\r?\\n[A-Za-z0-9+/=:,\\- ]{0,80}){1,120}\\r?\\n-----END (?:RSA |EC |DSA |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----)?";
 
-const GENERIC: &str = "(?i:api[_\\-]?key|apikey|secret[_\\-]?key|client[_\\-]?secret|access[_\\-]?token|auth[_\\-]?token|api[_\\-]?token|private[_\\-]?token|password|passwd|secret|token)\
-[\"']?[ \\t]{0,3}(?:=|:|=>)[ \\t]{0,3}[\"']?[A-Za-z0-9+/_\\-.=~]{12,128}";
-
 /// Builds the detectors of a `secrets` rule.
 pub fn build(kinds: &[SecretKind], min_entropy: f32) -> Result<Vec<Box<dyn Detector>>, String> {
     let mut out: Vec<Box<dyn Detector>> = Vec::new();
@@ -155,60 +152,13 @@ pub fn build(kinds: &[SecretKind], min_entropy: f32) -> Result<Vec<Box<dyn Detec
         } else {
             Some(Regex::new_many(&specific).map_err(|e| e.to_string())?)
         };
-        let def = PatternDef::validated(GENERIC, 0, move |h, s, e| {
-            generic(h, s, e, min_entropy, known.as_ref())
-        });
-        out.push(Box::new(PatternSet::new(
-            vec![Arc::from(name(SecretKind::GenericApiKey))],
-            vec![def],
-            ViewKind::Folded,
-            false,
+        out.push(Box::new(secret_assignment::build(
+            name(SecretKind::GenericApiKey),
+            min_entropy,
+            known,
         )?));
     }
     Ok(out)
-}
-
-fn generic(h: &str, s: usize, e: usize, min_entropy: f32, known: Option<&Regex>) -> Outcome {
-    let text = &h[s..e];
-    // The value starts after the separator and optional quote.
-    let sep = text.find(['=', ':']).map_or(0, |i| i + 1);
-    let mut v_start = s + sep;
-    let rest = &h[v_start..e];
-    let trimmed = rest.trim_start_matches(['>', ' ', '\t', '"', '\'']);
-    v_start += rest.len() - trimmed.len();
-    // A value running into more identifier characters is not a literal.
-    if char_at(h, e).is_some_and(|c| c.is_ascii_alphanumeric() || "+/_-.=~".contains(c)) {
-        return Outcome::Reject { resume: e };
-    }
-    let mut v_end = e;
-    while v_end > v_start && h.as_bytes()[v_end - 1] == b'.' {
-        v_end -= 1;
-    }
-    let value = &h[v_start..v_end];
-    if value.len() < 12 {
-        return Outcome::Reject { resume: e };
-    }
-    if let Some(k) = known
-        && k.is_match(Input::new(value).anchored(Anchored::Yes))
-    {
-        // A known format: the specific detector reports it.
-        return Outcome::Reject { resume: e };
-    }
-    let has_digit = value.bytes().any(|b| b.is_ascii_digit());
-    let has_alpha = value.bytes().any(|b| b.is_ascii_alphabetic());
-    let entropy = shannon_entropy(value);
-    if !has_digit || !has_alpha || entropy < min_entropy {
-        return Outcome::Reject { resume: e };
-    }
-    let score = (entropy / 4.5).min(1.0);
-    match bounded_token(h, v_start, v_end, score) {
-        Outcome::Accept { score, .. } => Outcome::Accept {
-            end: e,
-            span: (v_start, v_end),
-            score,
-        },
-        Outcome::Reject { .. } => Outcome::Reject { resume: e },
-    }
 }
 
 #[cfg(test)]

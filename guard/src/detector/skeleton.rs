@@ -22,16 +22,160 @@ pub const BREAK: u8 = b'#';
 /// The most haystack bytes one skeleton byte (with the gap before it) stands for.
 pub const MAX_BYTES_PER_CHAR: usize = MAX_TOKEN + MAX_GAP;
 
-/// A skeleton under construction (reused between calls).
+/// How many skeleton bytes apart the restart points of a built skeleton are (at most, give or
+/// take one character's bytes): mapping a skeleton offset back replays at most this many.
+const MARK_EVERY: usize = 64;
+
+/// A point from which the walk can be replayed: the skeleton length there, the haystack offset of
+/// the next kept character and the end of the kept character before it.
+#[derive(Debug, Clone, Copy)]
+struct Mark {
+    index: usize,
+    pos: usize,
+    last_end: Option<usize>,
+}
+
+/// A skeleton of part of a haystack (reused between calls).
+///
+/// Only the skeleton text is stored, with a restart point every [`MARK_EVERY`] bytes; where a
+/// skeleton byte came from is recomputed on demand by replaying the walk from the restart point
+/// before it. Matches are rare, so this costs far less than keeping two offsets per byte.
 #[derive(Debug, Default)]
 pub struct Skeleton {
     /// The skeleton text (UTF-8): lower-case ASCII letters, digits, `@`, `$`, [`BREAK`] and any
     /// other alphanumeric character as is.
     pub text: Vec<u8>,
-    /// For each byte of `text`, the haystack offset where the character it came from starts.
-    pub starts: Vec<u32>,
-    /// For each byte of `text`, the haystack offset where that character ends.
-    pub ends: Vec<u32>,
+    marks: Vec<Mark>,
+    /// The haystack end the skeleton was built to.
+    end: usize,
+}
+
+/// Receives the walk's output.
+trait Sink {
+    /// A kept character starts at `pos`, `last_end` being the end of the one before; `false`
+    /// stops the walk before it.
+    fn char_start(&mut self, pos: usize, last_end: Option<usize>) -> bool;
+    /// One skeleton byte and the haystack range `start..end` it stands for.
+    fn byte(&mut self, b: u8, start: usize, end: usize);
+}
+
+/// What an ASCII byte becomes in the skeleton: [`DROP`], [`SPECIAL`] (see [`classify`]) or the
+/// (lower-case) byte it is kept as. Bytes of non-ASCII characters are [`SPECIAL`].
+static ASCII_CLASS: [u8; 256] = {
+    let mut table = [SPECIAL; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        table[b] = match c {
+            b'A'..=b'Z' => c.to_ascii_lowercase(),
+            b'a'..=b'z' | b'0'..=b'9' | b'@' | b'$' => c,
+            b'%' | b'&' | b'<' | b'\\' => SPECIAL,
+            _ => DROP,
+        };
+        b += 1;
+    }
+    table
+};
+const DROP: u8 = 0;
+const SPECIAL: u8 = 0xFF;
+
+/// Walks `hay[pos..end]` (`last_end`: the end of the last kept character before `pos`), handing
+/// every skeleton byte to `sink`.
+fn walk<S: Sink>(hay: &str, mut pos: usize, end: usize, mut last_end: Option<usize>, sink: &mut S) {
+    let bytes = &hay.as_bytes()[..end];
+    while pos < end {
+        match step(hay, bytes, pos, &mut last_end, sink) {
+            Some(next) => pos = next,
+            None => return,
+        }
+    }
+}
+
+/// Walks the one character at `pos` of `bytes` (`hay[..end]`); returns where the next one starts,
+/// or `None` when the sink stopped the walk.
+#[inline]
+fn step<S: Sink>(
+    hay: &str,
+    bytes: &[u8],
+    pos: usize,
+    last_end: &mut Option<usize>,
+    sink: &mut S,
+) -> Option<usize> {
+    let (kept, len) = match ASCII_CLASS[usize::from(bytes[pos])] {
+        DROP => return Some(pos + 1),
+        SPECIAL => classify(hay, bytes, pos),
+        ascii => (Some(char::from(ascii)), 1),
+    };
+    if let Some(c) = kept {
+        if !sink.char_start(pos, *last_end) {
+            return None;
+        }
+        if last_end.is_some_and(|l| pos - l > MAX_GAP) {
+            sink.byte(BREAK, pos, pos);
+        }
+        if c.is_ascii() {
+            sink.byte(c as u8, pos, pos + len);
+        } else {
+            let mut utf8 = [0u8; 4];
+            for &u in c.encode_utf8(&mut utf8).as_bytes() {
+                sink.byte(u, pos, pos + len);
+            }
+        }
+        *last_end = Some(pos + len);
+    }
+    Some(pos + len)
+}
+
+/// The bytes [`Skeleton::build`] classifies at a time on its fast path (less than [`MAX_GAP`], so
+/// no gap inside one block needs a [`BREAK`]).
+const BLOCK: usize = 16;
+
+/// Builds the text and the restart points.
+struct Builder<'a> {
+    text: &'a mut Vec<u8>,
+    marks: &'a mut Vec<Mark>,
+    next_mark: usize,
+}
+
+impl Sink for Builder<'_> {
+    #[inline]
+    fn char_start(&mut self, pos: usize, last_end: Option<usize>) -> bool {
+        if self.text.len() >= self.next_mark {
+            self.marks.push(Mark {
+                index: self.text.len(),
+                pos,
+                last_end,
+            });
+            self.next_mark = self.text.len() + MARK_EVERY;
+        }
+        true
+    }
+
+    #[inline]
+    fn byte(&mut self, b: u8, _: usize, _: usize) {
+        self.text.push(b);
+    }
+}
+
+/// Replays from a restart point, counting bytes.
+struct Locator<F: FnMut(usize, usize, usize) -> bool> {
+    index: usize,
+    /// Called with `(index, start, end)` of each byte; `false` stops at the next character.
+    on_byte: F,
+    done: bool,
+}
+
+impl<F: FnMut(usize, usize, usize) -> bool> Sink for Locator<F> {
+    fn char_start(&mut self, _: usize, _: Option<usize>) -> bool {
+        !self.done
+    }
+
+    fn byte(&mut self, _: u8, start: usize, end: usize) {
+        if !self.done && !(self.on_byte)(self.index, start, end) {
+            self.done = true;
+        }
+        self.index += 1;
+    }
 }
 
 impl Skeleton {
@@ -39,48 +183,115 @@ impl Skeleton {
     /// than 4 GiB).
     pub fn build(&mut self, hay: &str, start: usize, end: usize) {
         self.text.clear();
-        self.starts.clear();
-        self.ends.clear();
+        self.marks.clear();
+        self.end = end;
+        self.text.reserve(end.saturating_sub(start) + BLOCK);
+        let mut builder = Builder {
+            text: &mut self.text,
+            marks: &mut self.marks,
+            next_mark: 0,
+        };
         let bytes = &hay.as_bytes()[..end];
-        let mut i = start;
-        let mut last_end: Option<usize> = None;
-        while i < end {
-            let b = bytes[i];
-            // Fast path: a plain ASCII letter or digit.
-            let (kept, len) = if b.is_ascii_alphanumeric() {
-                (Some(char::from(b.to_ascii_lowercase())), 1)
-            } else if b.is_ascii_whitespace() {
-                (None, 1)
-            } else {
-                classify(hay, bytes, i)
-            };
-            if let Some(c) = kept {
-                if last_end.is_some_and(|l| i - l > MAX_GAP) {
-                    self.push_byte(BREAK, i, i);
+        let mut pos = start;
+        let mut last_end = None;
+        while pos < end {
+            // Fast path: a run of plain ASCII (up to a block), kept or dropped without branches.
+            let block = &bytes[pos..end.min(pos + BLOCK)];
+            let mut classes = [DROP; BLOCK];
+            let mut run = block.len();
+            for (i, (class, &b)) in classes.iter_mut().zip(block).enumerate() {
+                *class = ASCII_CLASS[usize::from(b)];
+                if *class == SPECIAL {
+                    run = i;
+                    break;
                 }
-                if c.is_ascii() {
-                    self.push_byte(c as u8, i, i + len);
-                } else {
-                    let mut utf8 = [0u8; 4];
-                    for &u in c.encode_utf8(&mut utf8).as_bytes() {
-                        self.push_byte(u, i, i + len);
-                    }
-                }
-                last_end = Some(i + len);
             }
-            i += len;
+            let classes = &classes[..run];
+            let first = classes.iter().position(|&c| c != DROP);
+            match (first, classes.iter().rposition(|&c| c != DROP)) {
+                (None, _) if run > 0 => {
+                    pos += run;
+                    continue;
+                }
+                (Some(first), Some(last))
+                    if !last_end.is_some_and(|l| pos + first - l > MAX_GAP) =>
+                {
+                    builder.char_start(pos + first, last_end);
+                    let text = &mut *builder.text;
+                    let at = text.len();
+                    text.extend_from_slice(classes);
+                    let mut n = 0;
+                    for &c in classes {
+                        text[at + n] = c;
+                        n += usize::from(c != DROP);
+                    }
+                    text.truncate(at + n);
+                    last_end = Some(pos + last + 1);
+                    pos += run;
+                    continue;
+                }
+                _ => {}
+            }
+            match step(hay, bytes, pos, &mut last_end, &mut builder) {
+                Some(next) => pos = next,
+                None => break,
+            }
         }
     }
 
-    fn push_byte(&mut self, b: u8, start: usize, end: usize) {
-        self.text.push(b);
-        self.starts.push(u32::try_from(start).unwrap_or(u32::MAX));
-        self.ends.push(u32::try_from(end).unwrap_or(u32::MAX));
+    /// The restart point at or before skeleton byte `index`.
+    fn mark_before_index(&self, index: usize) -> Option<Mark> {
+        let i = self.marks.partition_point(|m| m.index <= index);
+        self.marks.get(i.checked_sub(1)?).copied()
     }
 
-    /// The haystack range of skeleton bytes `s..e` (`s < e <= text.len()`).
-    pub fn span(&self, s: usize, e: usize) -> (usize, usize) {
-        (self.starts[s] as usize, self.ends[e - 1] as usize)
+    /// Replays the walk of `hay` (the haystack the skeleton was built from) from `mark`.
+    fn replay(&self, hay: &str, mark: Mark, on_byte: impl FnMut(usize, usize, usize) -> bool) {
+        let mut locator = Locator {
+            index: mark.index,
+            on_byte,
+            done: false,
+        };
+        walk(hay, mark.pos, self.end, mark.last_end, &mut locator);
+    }
+
+    /// The first skeleton byte that comes from haystack offset `offset` or later (`text.len()`
+    /// if none).
+    pub fn index_at(&self, hay: &str, offset: usize) -> usize {
+        let i = self.marks.partition_point(|m| m.pos <= offset);
+        let Some(&mark) = self.marks.get(i.wrapping_sub(1)) else {
+            // Every kept character starts after `offset`.
+            return 0;
+        };
+        let mut found = self.text.len();
+        self.replay(hay, mark, |index, start, _| {
+            if start >= offset {
+                found = index;
+                return false;
+            }
+            true
+        });
+        found.min(self.text.len())
+    }
+
+    /// The haystack range of skeleton bytes `s..e` (`s < e <= text.len()`) of `hay`, the
+    /// haystack the skeleton was built from.
+    pub fn span(&self, hay: &str, s: usize, e: usize) -> (usize, usize) {
+        let Some(mark) = self.mark_before_index(s) else {
+            return (0, 0);
+        };
+        let (mut from, mut to) = (0, 0);
+        self.replay(hay, mark, |index, start, end| {
+            if index == s {
+                from = start;
+            }
+            if index + 1 == e {
+                to = end;
+                return false;
+            }
+            true
+        });
+        (from, to)
     }
 }
 
@@ -200,6 +411,59 @@ mod tests {
         assert_eq!(skel(r"\x69\u0067nore \n"), "ignoren");
     }
 
+    /// Every byte with its range, the way the walk produces them.
+    #[derive(Default)]
+    struct Full {
+        text: Vec<u8>,
+        ranges: Vec<(usize, usize)>,
+    }
+
+    impl Sink for Full {
+        fn char_start(&mut self, _: usize, _: Option<usize>) -> bool {
+            true
+        }
+        fn byte(&mut self, b: u8, start: usize, end: usize) {
+            self.text.push(b);
+            self.ranges.push((start, end));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn replayed_offsets_equal_a_full_walk(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "B", "7", " ", "\n", "-", "&#105;", "&amp;", "%6F", "%2", "<b>", "</i>",
+                    "\\x41", "\\u0067", "é", "\u{1F642}", "ж", "@", "$", "          ", "\t\t",
+                ]),
+                0..400,
+            ),
+            skip in 0usize..40,
+        ) {
+            let hay: String = pieces.concat();
+            let mut start = skip.min(hay.len());
+            while !hay.is_char_boundary(start) {
+                start -= 1;
+            }
+            let mut full = Full::default();
+            walk(&hay, start, hay.len(), None, &mut full);
+            let mut k = Skeleton::default();
+            k.build(&hay, start, hay.len());
+            proptest::prop_assert_eq!(&k.text, &full.text);
+            for offset in start..=hay.len() {
+                let want = full.ranges.partition_point(|r| r.0 < offset);
+                proptest::prop_assert_eq!(k.index_at(&hay, offset), want, "offset {}", offset);
+            }
+            let n = full.text.len();
+            for s in (0..n).step_by(7) {
+                for e in [s + 1, (s + 13).min(n), n] {
+                    let want = (full.ranges[s].0, full.ranges[e - 1].1);
+                    proptest::prop_assert_eq!(k.span(&hay, s, e), want);
+                }
+            }
+        }
+    }
+
     #[test]
     fn long_gaps_break_and_spans_map_back() {
         let s = format!("ab{}cd", " ".repeat(MAX_GAP + 1));
@@ -207,6 +471,6 @@ mod tests {
         let mut k = Skeleton::default();
         k.build("x &#105; y", 0, 10);
         assert_eq!(k.text, b"xiy");
-        assert_eq!(k.span(1, 2), (2, 8));
+        assert_eq!(k.span("x &#105; y", 1, 2), (2, 8));
     }
 }
