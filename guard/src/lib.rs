@@ -40,6 +40,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod char_facts;
 pub mod detector;
 mod engine;
 mod homoglyph;

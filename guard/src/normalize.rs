@@ -13,8 +13,9 @@
 
 use std::borrow::Cow;
 
-use unicode_normalization::char::canonical_combining_class;
-use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::char_facts::{is_stable, is_starter, lowers_to_other};
 
 use crate::homoglyph;
 
@@ -102,6 +103,42 @@ impl<'a> View<'a> {
             }
             _ => build_mapped(orig, kind == ViewKind::Lower),
         }
+    }
+
+    /// The lower-case view made from this (folded) view: its text lower-cased character by
+    /// character, which is what [`ViewKind::Lower`] is, with the same offset map. `None` when a
+    /// character's lower case has another length in UTF-8 (the maps would differ): then build
+    /// the view from the original text.
+    pub fn lowered(&self) -> Option<View<'a>> {
+        let from = self.text.as_ref();
+        let mut text = String::with_capacity(from.len());
+        let mut pos = 0;
+        while pos < from.len() {
+            let run = ascii_run(&from.as_bytes()[pos..]);
+            let start = text.len();
+            text.push_str(&from[pos..pos + run]);
+            text[start..].make_ascii_lowercase();
+            pos += run;
+            let Some(c) = from[pos..].chars().next() else {
+                break;
+            };
+            if lowers_to_other(c) {
+                let mut lower = c.to_lowercase();
+                let l = lower.next()?;
+                if lower.next().is_some() || l.len_utf8() != c.len_utf8() {
+                    return None;
+                }
+                text.push(l);
+            } else {
+                text.push(c);
+            }
+            pos += c.len_utf8();
+        }
+        Some(View {
+            text: Cow::Owned(text),
+            map: self.map.clone(),
+            orig_len: self.orig_len,
+        })
     }
 
     /// The normalised text.
@@ -225,10 +262,7 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
 fn single_stable_char(seg: &str) -> Option<char> {
     let mut chars = seg.chars();
     let c = chars.next()?;
-    let stable = chars.next().is_none()
-        && !is_invisible(c)
-        && is_nfkc_quick(std::iter::once(c)) == IsNormalized::Yes;
-    stable.then_some(c)
+    (chars.next().is_none() && is_stable(c)).then_some(c)
 }
 
 /// Appends `c`, lower-cased when `lower` is set. Characters that are not alphabetic, or already
@@ -242,11 +276,6 @@ fn push_char(text: &mut String, c: char, lower: bool) {
     } else {
         text.extend(c.to_lowercase());
     }
-}
-
-/// Whether lower-casing `c` (non-ASCII) may change it.
-fn lowers_to_other(c: char) -> bool {
-    c.is_alphabetic() && !c.is_lowercase()
 }
 
 /// The length of the run of ASCII bytes at the start of `bytes`.
@@ -342,8 +371,7 @@ impl Iterator for Segments<'_> {
         let start = self.pos;
         let mut end = start + first.len_utf8();
         for (non_starters, (i, c)) in it.enumerate() {
-            if c.is_ascii() || canonical_combining_class(c) == 0 || non_starters == MAX_NON_STARTERS
-            {
+            if is_starter(c) || non_starters == MAX_NON_STARTERS {
                 break;
             }
             end = start + i + c.len_utf8();
@@ -365,7 +393,7 @@ pub fn complete_prefix(text: &str) -> usize {
             // forward from there to find the last segment's start.
             let mut anchor = None;
             for (count, (i, c)) in text.char_indices().rev().enumerate() {
-                if c.is_ascii() || canonical_combining_class(c) == 0 {
+                if is_starter(c) {
                     anchor = Some(i);
                     break;
                 }
@@ -464,6 +492,47 @@ mod tests {
                 assert_eq!(fast, slow, "U+{:04X}", c as u32);
             }
         }
+    }
+
+    proptest::proptest! {
+        /// The lower-case view made from the folded one is the lower-case view, offsets and all.
+        #[test]
+        fn lowering_the_folded_view_gives_the_lower_view(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "B", " ", "É", "é", "\u{0301}", "İ", "Σ", "ß", "ẞ", "\u{212A}", "Ж",
+                    "\u{200B}", "ﬁ", "Ａ", "🙂", "\u{E0041}", "\u{2126}", "ǅ", "x.",
+                ]),
+                0..40,
+            ),
+        ) {
+            let orig: String = pieces.concat();
+            let lower = View::build(&orig, ViewKind::Lower);
+            if let Some(derived) = View::build(&orig, ViewKind::Folded).lowered() {
+                proptest::prop_assert_eq!(derived.text(), lower.text());
+                for i in (0..=orig.len()).filter(|&i| orig.is_char_boundary(i)) {
+                    proptest::prop_assert_eq!(derived.to_view(i), lower.to_view(i));
+                }
+                for v in 0..=lower.text().len() {
+                    proptest::prop_assert_eq!(derived.orig_start(v), lower.orig_start(v));
+                    proptest::prop_assert_eq!(derived.orig_end(v), lower.orig_end(v));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn lowering_refuses_a_change_of_length() {
+        // U+023A lower-cases to U+2C65, one byte longer.
+        assert!(
+            View::build("a\u{023A}", ViewKind::Folded)
+                .lowered()
+                .is_none()
+        );
+        let v = View::build("Ab É", ViewKind::Folded)
+            .lowered()
+            .expect("same lengths");
+        assert_eq!(v.text(), "ab é");
     }
 
     #[test]

@@ -30,6 +30,43 @@ fn is_run_byte(b: u8) -> bool {
     RUN_BYTES[usize::from(b)]
 }
 
+/// The first run of at least [`MIN_RUN`] run bytes that starts at or after `from` (a run that
+/// started before `from` does not count), cut to [`MAX_RUN`] bytes.
+///
+/// Any such run covers the byte `MIN_RUN - 1` after its start, so the scan probes one byte in
+/// every `MIN_RUN` and looks around a probe only when it lands on a run byte: ordinary prose,
+/// whose words are shorter than a run, costs about one look per `MIN_RUN` bytes.
+fn next_run(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
+    let run_from = |i: usize| bytes[i..].iter().take_while(|&&b| is_run_byte(b)).count();
+    let mut i = from.min(bytes.len());
+    if i > 0 && is_run_byte(bytes[i - 1]) {
+        // Inside a run that started before `from`: not a run start.
+        i += run_from(i);
+    }
+    // Here `bytes[i - 1]`, if any, is not a run byte.
+    loop {
+        let probe = i + MIN_RUN - 1;
+        if !is_run_byte(*bytes.get(probe)?) {
+            i = probe + 1;
+            continue;
+        }
+        let mut start = probe;
+        while start > i && is_run_byte(bytes[start - 1]) {
+            start -= 1;
+        }
+        let len = bytes[start..]
+            .iter()
+            .take(MAX_RUN)
+            .take_while(|&&b| is_run_byte(b))
+            .count();
+        if len >= MIN_RUN {
+            return Some((start, start + len));
+        }
+        // A short run, ended by a byte that is not a run byte.
+        i = start + len + 1;
+    }
+}
+
 /// Decodes base64 (standard or URL-safe alphabet, padding optional); `None` if malformed.
 pub fn decode_base64(s: &str) -> Option<Vec<u8>> {
     let s = s.trim_end_matches('=');
@@ -138,35 +175,13 @@ impl Detector for EncodedPayloadDetector {
     }
 
     fn next(&self, hay: &str, from: usize) -> Option<Candidate> {
-        let bytes = hay.as_bytes();
-        let mut i = from;
-        while i < bytes.len() {
-            if !is_run_byte(bytes[i]) {
-                i += 1;
-                continue;
-            }
-            if i > 0 && is_run_byte(bytes[i - 1]) {
-                // Inside a run that started before `from`: not a run start.
-                i += bytes[i..].iter().take_while(|&&b| is_run_byte(b)).count();
-                continue;
-            }
-            let len = bytes[i..]
-                .iter()
-                .take(MAX_RUN)
-                .take_while(|&&b| is_run_byte(b))
-                .count();
-            let (s, e) = (i, i + len);
-            if len >= MIN_RUN {
-                let score = if self.decodes_to_phrase(&hay[s..e]) {
-                    0.9
-                } else {
-                    0.0
-                };
-                return Some(Candidate::whole(s, e, 0, score));
-            }
-            i = e;
-        }
-        None
+        let (s, e) = next_run(hay.as_bytes(), from)?;
+        let score = if self.decodes_to_phrase(&hay[s..e]) {
+            0.9
+        } else {
+            0.0
+        };
+        Some(Candidate::whole(s, e, 0, score))
     }
 
     fn earliest_pending(&self, hay: &str, from: usize) -> Option<usize> {
@@ -184,6 +199,57 @@ impl Detector for EncodedPayloadDetector {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The plain byte-by-byte scan `next_run` must agree with.
+    fn next_run_plain(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
+        let mut i = from;
+        while i < bytes.len() {
+            if !is_run_byte(bytes[i]) {
+                i += 1;
+                continue;
+            }
+            if i > 0 && is_run_byte(bytes[i - 1]) {
+                i += bytes[i..].iter().take_while(|&&b| is_run_byte(b)).count();
+                continue;
+            }
+            let len = bytes[i..]
+                .iter()
+                .take(MAX_RUN)
+                .take_while(|&&b| is_run_byte(b))
+                .count();
+            if len >= MIN_RUN {
+                return Some((i, i + len));
+            }
+            i += len;
+        }
+        None
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn probing_finds_the_same_runs(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "Z9", "abcdefgh", "aGVsbG8gd29ybGQ=", "+", "/", "=", "-", " ", ".", "\n",
+                    "é", "0123456789abcdef",
+                ]),
+                0..80,
+            ),
+            from in 0usize..100,
+        ) {
+            let text: String = pieces.concat();
+            let bytes = text.as_bytes();
+            let from = from.min(bytes.len());
+            proptest::prop_assert_eq!(next_run(bytes, from), next_run_plain(bytes, from));
+        }
+    }
+
+    #[test]
+    fn long_runs_are_cut_to_the_maximum() {
+        let text = "x ".to_owned() + &"a".repeat(MAX_RUN + 10);
+        assert_eq!(next_run(text.as_bytes(), 0), Some((2, 2 + MAX_RUN)));
+        assert_eq!(next_run(text.as_bytes(), 3), None);
+    }
 
     #[test]
     fn decoders() {

@@ -21,11 +21,7 @@ pub fn ip_starts(hay: &str, from: usize) -> Option<usize> {
         let sep = at + memchr::memchr2(b'.', b':', bytes.get(at..)?)?;
         let after = &bytes[sep + 1..];
         let (lead, plausible, may_start_at_sep) = if bytes[sep] == b'.' {
-            (
-                3,
-                after.first().is_some_and(u8::is_ascii_digit),
-                false,
-            )
+            (3, after.first().is_some_and(u8::is_ascii_digit), false)
         } else {
             let hex = after
                 .iter()

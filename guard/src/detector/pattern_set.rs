@@ -5,8 +5,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use regex_automata::meta::Regex;
-use regex_automata::{Anchored, Input};
 use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
 
 use super::regex_rule::check_pattern;
 use super::{Candidate, Detector, Liveness};

@@ -4,9 +4,9 @@
 use std::net::Ipv6Addr;
 use std::sync::Arc;
 
+use super::ip_starts::ip_starts;
 use super::pattern_set::{Outcome, PatternDef, PatternSet};
 use super::validators::{card_prefix, iban_length, luhn, mod97, us_ssn, verhoeff};
-use super::ip_starts::ip_starts;
 use super::{Detector, char_at, char_before};
 use crate::normalize::ViewKind;
 use crate::policy::{CustomPii, PiiEntity, ValidatorKind};

@@ -10,9 +10,9 @@ use std::sync::{Arc, OnceLock};
 use regex_automata::meta::Regex;
 use regex_automata::{Anchored, Input};
 
+use super::char_at;
 use super::pattern_set::{Outcome, PatternDef, PatternSet, bounded_token};
 use super::secrets::shannon_entropy;
-use super::{Detector, char_at};
 use crate::normalize::ViewKind;
 
 /// The key names, matched ignoring ASCII case; `?` stands for an optional `_` or `-`. In the
@@ -86,7 +86,10 @@ fn assignment_starts(hay: &str, from: usize) -> Option<usize> {
         }
         let before = &bytes[..end];
         // Every name ends in one of these: most separators are ruled out here.
-        let ending = before.len().checked_sub(2).map(|i| before[i..].to_ascii_lowercase());
+        let ending = before
+            .len()
+            .checked_sub(2)
+            .map(|i| before[i..].to_ascii_lowercase());
         if !ending.is_some_and(|e| NAME_ENDINGS.contains(&[e[0], e[1]])) {
             at = sep + 1;
             continue;
@@ -176,7 +179,7 @@ fn judge(h: &str, s: usize, e: usize, min_entropy: f32, known: Option<&Regex>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detector::Candidate;
+    use crate::detector::{Candidate, Detector};
 
     fn all(d: &PatternSet, hay: &str) -> Vec<Candidate> {
         let mut out = Vec::new();
@@ -192,7 +195,11 @@ mod tests {
     fn every_name_has_a_listed_ending() {
         for name in spellings() {
             let end = [name[name.len() - 2], name[name.len() - 1]];
-            assert!(NAME_ENDINGS.contains(&end), "{}", String::from_utf8_lossy(name));
+            assert!(
+                NAME_ENDINGS.contains(&end),
+                "{}",
+                String::from_utf8_lossy(name)
+            );
         }
     }
 

@@ -4,9 +4,8 @@
 use std::sync::Arc;
 
 use regex_automata::meta::Regex;
-use regex_automata::{Anchored, Input};
 
-use super::pattern_set::{Outcome, PatternDef, PatternSet, bounded_token};
+use super::pattern_set::{Outcome, PatternDef, PatternSet};
 use super::{Detector, char_at, secret_assignment};
 use crate::normalize::ViewKind;
 use crate::policy::SecretKind;

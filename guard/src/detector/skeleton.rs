@@ -126,9 +126,9 @@ fn step<S: Sink>(
     Some(pos + len)
 }
 
-/// The bytes [`Skeleton::build`] classifies at a time on its fast path (less than [`MAX_GAP`], so
-/// no gap inside one block needs a [`BREAK`]).
-const BLOCK: usize = 16;
+/// The most haystack bytes one run of [`Skeleton::build`]'s fast path covers (it leaves a restart
+/// point at the start of each).
+const RUN: usize = MARK_EVERY;
 
 /// Builds the text and the restart points.
 struct Builder<'a> {
@@ -185,7 +185,7 @@ impl Skeleton {
         self.text.clear();
         self.marks.clear();
         self.end = end;
-        self.text.reserve(end.saturating_sub(start) + BLOCK);
+        self.text.reserve(end.saturating_sub(start));
         let mut builder = Builder {
             text: &mut self.text,
             marks: &mut self.marks,
@@ -195,42 +195,38 @@ impl Skeleton {
         let mut pos = start;
         let mut last_end = None;
         while pos < end {
-            // Fast path: a run of plain ASCII (up to a block), kept or dropped without branches.
-            let block = &bytes[pos..end.min(pos + BLOCK)];
-            let mut classes = [DROP; BLOCK];
-            let mut run = block.len();
-            for (i, (class, &b)) in classes.iter_mut().zip(block).enumerate() {
-                *class = ASCII_CLASS[usize::from(b)];
-                if *class == SPECIAL {
-                    run = i;
-                    break;
-                }
+            let first = ASCII_CLASS[usize::from(bytes[pos])];
+            if first == DROP {
+                pos += 1;
+                continue;
             }
-            let classes = &classes[..run];
-            let first = classes.iter().position(|&c| c != DROP);
-            match (first, classes.iter().rposition(|&c| c != DROP)) {
-                (None, _) if run > 0 => {
-                    pos += run;
-                    continue;
-                }
-                (Some(first), Some(last))
-                    if !last_end.is_some_and(|l| pos + first - l > MAX_GAP) =>
-                {
-                    builder.char_start(pos + first, last_end);
-                    let text = &mut *builder.text;
-                    let at = text.len();
-                    text.extend_from_slice(classes);
-                    let mut n = 0;
-                    for &c in classes {
-                        text[at + n] = c;
-                        n += usize::from(c != DROP);
+            // Fast path: from a kept ASCII byte, a run of plain ASCII (up to `RUN` bytes) whose
+            // kept bytes are copied without branching on each. It stops early at a byte that
+            // needs a closer look, or once a gap grows long enough to need a `BREAK`: the walk
+            // below handles those exactly.
+            if first != SPECIAL && last_end.is_none_or(|l| pos - l <= MAX_GAP) {
+                builder.char_start(pos, last_end);
+                let limit = end.min(pos + RUN);
+                let text = &mut *builder.text;
+                let at = text.len();
+                text.resize(at + (limit - pos), DROP);
+                let out = &mut text[at..];
+                let (mut n, mut last_kept, mut i) = (0, pos, pos);
+                while i < limit {
+                    let c = ASCII_CLASS[usize::from(bytes[i])];
+                    if c == SPECIAL || i - last_kept > MAX_GAP {
+                        break;
                     }
-                    text.truncate(at + n);
-                    last_end = Some(pos + last + 1);
-                    pos += run;
-                    continue;
+                    out[n] = c;
+                    let kept = c != DROP;
+                    n += usize::from(kept);
+                    last_kept = if kept { i } else { last_kept };
+                    i += 1;
                 }
-                _ => {}
+                text.truncate(at + n);
+                last_end = Some(last_kept + 1);
+                pos = i;
+                continue;
             }
             match step(hay, bytes, pos, &mut last_end, &mut builder) {
                 Some(next) => pos = next,

@@ -9,10 +9,10 @@
 use std::sync::Arc;
 
 use regex_automata::hybrid::dfa::Cache;
-use unicode_normalization::char::canonical_combining_class;
 
 use super::Inner;
 use super::length::LengthCounter;
+use crate::char_facts::is_starter;
 use crate::detector::restore::RestoreDetector;
 use crate::detector::{CONTEXT_CHARS, Candidate, Detector, LateCheck};
 use crate::normalize::{View, ViewKind, complete_prefix, is_invisible};
@@ -460,7 +460,7 @@ impl Core {
         let mut cut = 0;
         let mut seen = 0;
         for (i, c) in self.buf[..rel].char_indices().rev() {
-            if (c.is_ascii() || canonical_combining_class(c) == 0) && !is_invisible(c) {
+            if is_starter(c) && !is_invisible(c) {
                 seen += 1;
                 if seen == CONTEXT_CHARS {
                     cut = i;
@@ -507,11 +507,23 @@ fn view_of<'v, 'w>(
     window: &'w str,
     kind: ViewKind,
 ) -> &'v View<'w> {
-    let i = match kind {
+    let index = |kind| match kind {
         ViewKind::Original => 0,
         ViewKind::Folded => 1,
         ViewKind::Lower => 2,
     };
+    let i = index(kind);
+    if views[i].is_none() {
+        let view = match kind {
+            // Lower-casing the folded view is far cheaper than normalising the text again.
+            ViewKind::Lower if !window.is_ascii() => views[index(ViewKind::Folded)]
+                .get_or_insert_with(|| View::build(window, ViewKind::Folded))
+                .lowered()
+                .unwrap_or_else(|| View::build(window, kind)),
+            _ => View::build(window, kind),
+        };
+        views[i] = Some(view);
+    }
     views[i].get_or_insert_with(|| View::build(window, kind))
 }
 
