@@ -1,5 +1,5 @@
 //! Per-character facts the normaliser asks about every non-ASCII character (is it a starter, is
-//! it already stable under NFKC, may lower-casing change it), answered from a table for the
+//! it already stable under NFKC, may lower-casing change it, is it alphanumeric), answered from a table for the
 //! first [`TABLE_CHARS`] code points: the Unicode crates answer these with long chains of
 //! comparisons, which made them most of the cost of building a view of European text.
 
@@ -17,6 +17,7 @@ const TABLE_CHARS: u32 = 0x3000;
 const STARTER: u8 = 1;
 const STABLE: u8 = 2;
 const LOWERS: u8 = 4;
+const ALPHANUMERIC: u8 = 8;
 
 fn compute(c: char) -> u8 {
     let mut facts = 0;
@@ -28,6 +29,9 @@ fn compute(c: char) -> u8 {
     }
     if c.is_alphabetic() && !c.is_lowercase() {
         facts |= LOWERS;
+    }
+    if c.is_alphanumeric() {
+        facts |= ALPHANUMERIC;
     }
     facts
 }
@@ -61,6 +65,11 @@ pub(crate) fn lowers_to_other(c: char) -> bool {
     facts(c) & LOWERS != 0
 }
 
+/// [`char::is_alphanumeric`].
+pub(crate) fn is_alphanumeric(c: char) -> bool {
+    facts(c) & ALPHANUMERIC != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +84,6 @@ mod tests {
         assert!(is_starter('é') && !is_starter('\u{0301}'));
         assert!(is_stable('é') && !is_stable('\u{00A0}') && !is_stable('\u{200B}'));
         assert!(lowers_to_other('É') && !lowers_to_other('é') && !lowers_to_other('🙂'));
+        assert!(is_alphanumeric('é') && is_alphanumeric('٣') && !is_alphanumeric('—'));
     }
 }

@@ -9,6 +9,8 @@
 //! [`MAX_GAP`] dropped bytes between two kept characters becomes a [`BREAK`] that no phrase
 //! crosses. Together these keep the obfuscated-phrase detector local and bounded.
 
+use crate::char_facts::is_alphanumeric;
+
 /// The longest token (an escape, a character reference or a tag name) a character can be part of.
 pub const MAX_TOKEN: usize = 12;
 /// How far before a position the skeleton may need to start to classify it.
@@ -131,8 +133,12 @@ fn step<S: Sink>(
 const RUN: usize = MARK_EVERY;
 
 /// Builds the text and the restart points.
+///
+/// `text` is sized up front to the most bytes a skeleton of the input can have and written by
+/// index (`len` bytes are written); the caller cuts it to `len` at the end.
 struct Builder<'a> {
-    text: &'a mut Vec<u8>,
+    text: &'a mut [u8],
+    len: usize,
     marks: &'a mut Vec<Mark>,
     next_mark: usize,
 }
@@ -140,20 +146,24 @@ struct Builder<'a> {
 impl Sink for Builder<'_> {
     #[inline]
     fn char_start(&mut self, pos: usize, last_end: Option<usize>) -> bool {
-        if self.text.len() >= self.next_mark {
+        if self.len >= self.next_mark {
             self.marks.push(Mark {
-                index: self.text.len(),
+                index: self.len,
                 pos,
                 last_end,
             });
-            self.next_mark = self.text.len() + MARK_EVERY;
+            self.next_mark = self.len + MARK_EVERY;
         }
         true
     }
 
     #[inline]
     fn byte(&mut self, b: u8, _: usize, _: usize) {
-        self.text.push(b);
+        debug_assert!(self.len < self.text.len(), "the skeleton outgrew its bound");
+        if let Some(slot) = self.text.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
+        }
     }
 }
 
@@ -185,9 +195,13 @@ impl Skeleton {
         self.text.clear();
         self.marks.clear();
         self.end = end;
-        self.text.reserve(end.saturating_sub(start));
+        // A kept character is never longer in the skeleton than in the text; a `BREAK` stands
+        // for more than `MAX_GAP` bytes.
+        let input = end.saturating_sub(start);
+        self.text.resize(input + input / MAX_GAP + 1, DROP);
         let mut builder = Builder {
             text: &mut self.text,
+            len: 0,
             marks: &mut self.marks,
             next_mark: 0,
         };
@@ -207,10 +221,11 @@ impl Skeleton {
             if first != SPECIAL && last_end.is_none_or(|l| pos - l <= MAX_GAP) {
                 builder.char_start(pos, last_end);
                 let limit = end.min(pos + RUN);
-                let text = &mut *builder.text;
-                let at = text.len();
-                text.resize(at + (limit - pos), DROP);
-                let out = &mut text[at..];
+                let at = builder.len;
+                let Some(out) = builder.text.get_mut(at..at + (limit - pos)) else {
+                    debug_assert!(false, "the skeleton outgrew its bound");
+                    break;
+                };
                 let (mut n, mut last_kept, mut i) = (0, pos, pos);
                 while i < limit {
                     let c = ASCII_CLASS[usize::from(bytes[i])];
@@ -223,7 +238,7 @@ impl Skeleton {
                     last_kept = if kept { i } else { last_kept };
                     i += 1;
                 }
-                text.truncate(at + n);
+                builder.len = at + n;
                 last_end = Some(last_kept + 1);
                 pos = i;
                 continue;
@@ -233,6 +248,8 @@ impl Skeleton {
                 None => break,
             }
         }
+        let len = builder.len;
+        self.text.truncate(len);
     }
 
     /// The restart point at or before skeleton byte `index`.
@@ -336,7 +353,7 @@ fn classify(hay: &str, bytes: &[u8], i: usize) -> (Option<char>, usize) {
         _ if b.is_ascii() => (keep_ascii(b), 1),
         _ => {
             let c = hay[i..].chars().next().unwrap_or(' ');
-            (c.is_alphanumeric().then_some(c), c.len_utf8())
+            (is_alphanumeric(c).then_some(c), c.len_utf8())
         }
     }
 }
