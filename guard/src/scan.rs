@@ -5,7 +5,7 @@
 //! `{"line": N, "error": "..."}` for a line that cannot be read.
 
 use crate::{Direction, Finding, Guard, Verdict};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// One input record; other fields are ignored.
@@ -28,17 +28,44 @@ pub struct ScanLine {
     pub ok: bool,
 }
 
+/// One finding as written: fields in the (alphabetical) order every JSON output of the CLI has.
+#[derive(Serialize)]
+struct FindingOut<'a> {
+    action: &'static str,
+    end: usize,
+    kind: &'a str,
+    rule: &'a str,
+    score: f64,
+    start: usize,
+}
+
+impl<'a> From<&'a Finding> for FindingOut<'a> {
+    fn from(f: &'a Finding) -> Self {
+        FindingOut {
+            action: f.action.as_str(),
+            end: f.end,
+            kind: &f.kind,
+            rule: &f.rule_id,
+            score: round(f.score),
+            start: f.start,
+        }
+    }
+}
+
+/// One answer line, serialised straight from borrowed parts (no intermediate JSON values).
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    findings: Vec<FindingOut<'a>>,
+    id: &'a Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    verdict: &'static str,
+}
+
 /// One finding as JSON: `{"rule", "kind", "action", "start", "end", "score"}`, the score
 /// rounded to four decimals. The shape of findings in every JSON output of the CLI.
 pub fn finding_json(f: &Finding) -> Value {
-    json!({
-        "rule": &*f.rule_id,
-        "kind": &*f.kind,
-        "action": f.action.as_str(),
-        "start": f.start,
-        "end": f.end,
-        "score": round(f.score),
-    })
+    serde_json::to_value(FindingOut::from(f)).unwrap_or(Value::Null)
 }
 
 /// Checks one input line (`number` is 1-based, for the error object), with or without its
@@ -52,18 +79,18 @@ pub fn scan_line(guard: &Guard, direction: Direction, number: usize, line: &[u8]
     match parsed {
         Ok(record) => {
             let d = guard.check(direction, &record.text);
-            let findings: Vec<Value> = d.findings.iter().map(finding_json).collect();
-            let mut out = json!({
-                "id": record.id,
-                "verdict": d.verdict.as_str(),
-                "findings": findings,
-            });
-            if d.verdict == Verdict::Redact {
-                out["text"] = Value::String(d.text);
-            }
-            ScanLine {
-                json: out.to_string(),
-                ok: true,
+            let out = RecordOut {
+                findings: d.findings.iter().map(FindingOut::from).collect(),
+                id: &record.id,
+                text: (d.verdict == Verdict::Redact).then_some(d.text.as_str()),
+                verdict: d.verdict.as_str(),
+            };
+            match serde_json::to_string(&out) {
+                Ok(json) => ScanLine { json, ok: true },
+                Err(e) => ScanLine {
+                    json: json!({"line": number, "error": e.to_string()}).to_string(),
+                    ok: false,
+                },
             }
         }
         Err(error) => ScanLine {
@@ -102,5 +129,22 @@ mod tests {
         assert!(bad.json.contains("\"line\":3"), "{}", bad.json);
         let invalid = scan_line(&g, Direction::Input, 4, &[0xff, 0xfe]);
         assert!(invalid.json.contains("invalid UTF-8"), "{}", invalid.json);
+    }
+
+    #[test]
+    fn answer_lines_keep_their_exact_shape() {
+        let g = guard();
+        let line = scan_line(
+            &g,
+            Direction::Input,
+            1,
+            br#"{"id": {"k": [1]}, "text": "mail bob@example.com \u00e9"}"#,
+        );
+        assert_eq!(
+            line.json,
+            r#"{"findings":[{"action":"redact","end":20,"kind":"pii.email","rule":"pii-input","score":1.0,"start":5}],"id":{"k":[1]},"text":"mail [EMAIL_1] é","verdict":"redact"}"#
+        );
+        let clean = scan_line(&g, Direction::Input, 2, br#"{"id": "a", "text": "hi"}"#);
+        assert_eq!(clean.json, r#"{"findings":[],"id":"a","verdict":"allow"}"#);
     }
 }

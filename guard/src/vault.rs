@@ -23,7 +23,8 @@ pub struct VaultEntry {
 pub struct RedactionVault {
     entries: Vec<VaultEntry>,
     by_placeholder: HashMap<String, usize>,
-    by_original: HashMap<(String, String), usize>,
+    /// Entries by original text (an original may appear under several labels).
+    by_original: HashMap<String, Vec<usize>>,
     counters: HashMap<String, u32>,
 }
 
@@ -57,27 +58,47 @@ impl RedactionVault {
 
     /// The placeholder for `original` under `label`, creating it if needed. A value seen before
     /// keeps its placeholder; `restore` becomes true if any use asked for it.
-    pub fn placeholder_for(&mut self, label: &str, original: &str, restore: bool) -> String {
-        let key = (label.to_owned(), original.to_owned());
-        if let Some(&i) = self.by_original.get(&key)
-            && let Some(entry) = self.entries.get_mut(i)
-        {
-            entry.restore |= restore;
-            return entry.placeholder.clone();
+    pub fn placeholder_for(&mut self, label: &str, original: &str, restore: bool) -> &str {
+        let known = self.by_original.get(original).and_then(|indices| {
+            indices
+                .iter()
+                .copied()
+                .find(|&i| self.entries.get(i).is_some_and(|e| e.label == label))
+        });
+        let index = match known {
+            Some(i) => i,
+            None => self.insert(label, original),
+        };
+        match self.entries.get_mut(index) {
+            Some(entry) => {
+                entry.restore |= restore;
+                &entry.placeholder
+            }
+            None => "",
         }
-        let counter = self.counters.entry(label.to_owned()).or_insert(0);
+    }
+
+    /// Adds a new placeholder for `original` under `label`; returns its entry's index.
+    fn insert(&mut self, label: &str, original: &str) -> usize {
+        let counter = match self.counters.get_mut(label) {
+            Some(c) => c,
+            None => self.counters.entry(label.to_owned()).or_insert(0),
+        };
         *counter += 1;
         let placeholder = format!("[{label}_{counter}]");
         let index = self.entries.len();
+        self.by_placeholder.insert(placeholder.clone(), index);
+        self.by_original
+            .entry(original.to_owned())
+            .or_default()
+            .push(index);
         self.entries.push(VaultEntry {
-            placeholder: placeholder.clone(),
+            placeholder,
             label: label.to_owned(),
             original: original.to_owned(),
-            restore,
+            restore: false,
         });
-        self.by_placeholder.insert(placeholder.clone(), index);
-        self.by_original.insert(key, index);
-        placeholder
+        index
     }
 
     /// The original of a restorable placeholder.

@@ -434,7 +434,7 @@ impl Core {
             match &g.replace {
                 Replace::Redact { label, restore } => {
                     let original = slice(buf, self.base, g.start, g.end);
-                    out.push_str(&self.vault.placeholder_for(label, original, *restore));
+                    out.push_str(self.vault.placeholder_for(label, original, *restore));
                 }
                 Replace::Restore { original } => out.push_str(original),
             }
