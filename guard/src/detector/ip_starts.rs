@@ -52,19 +52,9 @@ pub fn ip_starts(hay: &str, from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::detector::all_candidates as all;
     use crate::detector::pii::build_entities;
-    use crate::detector::{Candidate, Detector};
     use crate::policy::PiiEntity;
-
-    fn all(d: &dyn Detector, hay: &str) -> Vec<Candidate> {
-        let mut out = Vec::new();
-        let mut from = 0;
-        while let Some(c) = d.next(hay, from) {
-            from = c.end.max(c.start + 1);
-            out.push(c);
-        }
-        out
-    }
 
     #[test]
     fn starts_walk_back_from_separators() {

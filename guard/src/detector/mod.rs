@@ -174,6 +174,19 @@ impl Registry {
     }
 }
 
+/// Every candidate `d` reports in `hay`, each search resuming after the last candidate (tests
+/// compare detectors with it).
+#[cfg(test)]
+pub(crate) fn all_candidates(d: &dyn Detector, hay: &str) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(c) = d.next(hay, from) {
+        from = c.end.max(c.start + 1);
+        out.push(c);
+    }
+    out
+}
+
 /// Whether `c` counts as part of a word for whole-word matching.
 pub fn is_word_char(c: char) -> bool {
     c.is_alphanumeric() || c == '_'

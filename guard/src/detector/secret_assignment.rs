@@ -179,17 +179,7 @@ fn judge(h: &str, s: usize, e: usize, min_entropy: f32, known: Option<&Regex>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detector::{Candidate, Detector};
-
-    fn all(d: &PatternSet, hay: &str) -> Vec<Candidate> {
-        let mut out = Vec::new();
-        let mut from = 0;
-        while let Some(c) = d.next(hay, from) {
-            from = c.end.max(c.start + 1);
-            out.push(c);
-        }
-        out
-    }
+    use crate::detector::all_candidates as all;
 
     #[test]
     fn every_name_has_a_listed_ending() {
