@@ -14,6 +14,7 @@
 //! where a candidate could still be in progress, so that the stream holds back only the pending
 //! partial match instead of `max_len` bytes.
 
+pub mod anchor_windows;
 pub mod classifier;
 pub mod encoded;
 pub mod injection;

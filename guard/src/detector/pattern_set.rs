@@ -8,6 +8,7 @@ use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input};
 
+use super::anchor_windows::{Anchors, window};
 use super::regex_rule::check_pattern;
 use super::{Candidate, Detector, Liveness};
 use crate::normalize::ViewKind;
@@ -92,6 +93,8 @@ pub struct PatternSet {
     /// Whether the hint gives every possible start (an anchored search runs at each) rather than
     /// only the first (one unanchored search runs from it).
     anchored_starts: bool,
+    /// Literals every match contains: the automaton runs only around them.
+    anchors: Option<Anchors>,
 }
 
 impl fmt::Debug for PatternSet {
@@ -137,7 +140,40 @@ impl PatternSet {
             max_len,
             start_hint: None,
             anchored_starts: false,
+            anchors: None,
         })
+    }
+
+    /// Runs the automaton only in windows around occurrences of `anchors`, one of which every
+    /// match of every pattern must contain (see [`super::anchor_windows`]; the caller proves it).
+    pub fn with_anchors(mut self, anchors: Anchors) -> Self {
+        self.anchors = Some(anchors);
+        self
+    }
+
+    /// The leftmost match at or after `from`, searched in windows around the anchors.
+    fn find_in_windows(
+        &self,
+        anchors: &Anchors,
+        hay: &str,
+        from: usize,
+    ) -> Option<regex_automata::Match> {
+        let mut at = from;
+        let mut searched_to = from;
+        loop {
+            let (lo, hi, until) = window(anchors, hay, from, at, self.max_len)?;
+            if lo < searched_to {
+                // Occurrences crowd together: windows would overlap. Search on from `from`.
+                return self.regex.find(Input::new(hay).range(from..));
+            }
+            if let Some(m) = self.regex.search(&Input::new(hay).range(lo..hi))
+                && m.start() <= until
+            {
+                return Some(m);
+            }
+            searched_to = hi;
+            at = until + 1;
+        }
     }
 
     /// Skips text where no match can start before running the automaton (see [`StartHint`]).
@@ -192,6 +228,9 @@ impl Detector for PatternSet {
             return None;
         }
         let m = match self.start_hint {
+            _ if self.anchors.is_some() => {
+                self.find_in_windows(self.anchors.as_ref()?, hay, from)?
+            }
             Some(starts) if self.anchored_starts => self.find_anchored(starts, hay, from)?,
             Some(hint) => self.regex.find(Input::new(hay).range(hint(hay, from)?..))?,
             None => self.regex.find(Input::new(hay).range(from..))?,

@@ -1,0 +1,189 @@
+//! Anchors: literals one of which every match of a pattern set contains. The set's automaton
+//! then runs only in windows around the anchors' occurrences, found with a packed (SIMD)
+//! literal search, instead of over the whole text: text without any anchor, the usual case for
+//! injection phrases, costs one literal scan.
+//!
+//! For a set whose matches are at most `max_len` bytes long, a match containing an occurrence
+//! `[s, e)` starts at or after `e - max_len` and ends by `s + max_len`. The leftmost match at or
+//! after `from` contains some occurrence at or after `from`, so it is found by searching the
+//! window of the first such occurrence, and accepted only if it starts by `s` (a match further
+//! right may cross the window's end; it is found from a later occurrence). Where occurrences
+//! crowd together, windows would overlap and scan the text again and again: then the automaton
+//! simply runs on from `from`, as it would without anchors.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+/// A packed literal search handles at most this many literals at full speed.
+const LITERALS_PER_SEARCHER: usize = 64;
+
+/// Occurrences are looked for this many bytes at a time, so that a call whose next match is near
+/// does not scan the whole text with every searcher.
+const CHUNK: usize = 4096;
+
+/// Finds the anchors of a pattern set.
+#[derive(Debug, Clone)]
+pub struct Anchors {
+    searchers: Vec<AhoCorasick>,
+    longest: usize,
+}
+
+impl Anchors {
+    /// Anchors for `literals` (found case-sensitively; none empty).
+    pub fn new(literals: &[String]) -> Result<Self, String> {
+        if literals.iter().any(String::is_empty) {
+            return Err("an empty anchor would occur everywhere".into());
+        }
+        let mut unique: Vec<&String> = literals.iter().collect();
+        unique.sort();
+        unique.dedup();
+        let searchers = unique
+            .chunks(LITERALS_PER_SEARCHER)
+            .map(|chunk| {
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::LeftmostFirst)
+                    .build(chunk)
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let longest = unique.iter().map(|l| l.len()).max().unwrap_or(0);
+        Ok(Anchors { searchers, longest })
+    }
+
+    /// The leftmost occurrence `(start, end)` of an anchor starting at or after `at`.
+    pub fn first(&self, hay: &str, mut at: usize) -> Option<(usize, usize)> {
+        while at < hay.len() {
+            let chunk_end = hay.len().min(at.saturating_add(CHUNK));
+            let span_end = hay.len().min(chunk_end + self.longest);
+            let found = self
+                .searchers
+                .iter()
+                .filter_map(|s| s.find(aho_corasick::Input::new(hay).span(at..span_end)))
+                .filter(|m| m.start() < chunk_end)
+                .map(|m| (m.start(), m.end()))
+                .min();
+            if found.is_some() {
+                return found;
+            }
+            at = chunk_end;
+        }
+        None
+    }
+}
+
+/// Where to search for the leftmost match at or after `from`: `Some((lo, hi, accept_until))`,
+/// a window whose leftmost match counts only if it starts by `accept_until`; `None` when there
+/// is no anchor left (so no match).
+pub(crate) fn window(
+    anchors: &Anchors,
+    hay: &str,
+    from: usize,
+    at: usize,
+    max_len: usize,
+) -> Option<(usize, usize, usize)> {
+    let (s, e) = anchors.first(hay, at)?;
+    let lo = from.max(e.saturating_sub(max_len));
+    let hi = hay.len().min(s.saturating_add(max_len));
+    Some((lo, hi, s))
+}
+
+/// Checks that every match of `pattern` (compiled with `syntax`) contains one of `anchors`: a
+/// search over pairs of states of the pattern's DFA and the anchors' DFA, from every start, for
+/// a match reached before any anchor. Used by tests to prove the phrase tables' anchors.
+#[cfg(test)]
+pub(crate) fn verify(
+    pattern: &str,
+    anchors: &[String],
+    syntax: regex_automata::util::syntax::Config,
+) -> Result<(), String> {
+    use std::collections::HashSet;
+
+    use regex_automata::dfa::{Automaton, StartKind, dense};
+    use regex_automata::util::primitives::StateID;
+    use regex_automata::util::start;
+    use regex_automata::{Anchored, MatchKind as RegexMatchKind};
+
+    let p = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .start_kind(StartKind::Anchored)
+                .match_kind(RegexMatchKind::All),
+        )
+        .syntax(syntax)
+        .build(pattern)
+        .map_err(|e| e.to_string())?;
+    let quoted: Vec<String> = anchors.iter().map(|a| regex_syntax::escape(a)).collect();
+    let a = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .start_kind(StartKind::Unanchored)
+                .match_kind(RegexMatchKind::All),
+        )
+        .build_many(&quoted)
+        .map_err(|e| e.to_string())?;
+    let a_start = a
+        .start_state(&start::Config::new().anchored(Anchored::No))
+        .map_err(|e| e.to_string())?;
+    let mut seen: HashSet<(StateID, StateID)> = HashSet::new();
+    let mut queue: Vec<(StateID, StateID)> = Vec::new();
+    for behind in [None, Some(b' '), Some(b'a'), Some(0xC3)] {
+        let cfg = start::Config::new()
+            .anchored(Anchored::Yes)
+            .look_behind(behind);
+        let ps = p.start_state(&cfg).map_err(|e| e.to_string())?;
+        if seen.insert((ps, a_start)) {
+            queue.push((ps, a_start));
+        }
+    }
+    while let Some((ps, as_)) = queue.pop() {
+        let (pe, ae) = (p.next_eoi_state(ps), a.next_eoi_state(as_));
+        if p.is_match_state(pe) && !a.is_match_state(ae) {
+            return Err(format!(
+                "`{pattern}` matches at the end of a text without an anchor"
+            ));
+        }
+        for byte in 0..=255u8 {
+            let (pn, an) = (p.next_state(ps, byte), a.next_state(as_, byte));
+            if p.is_dead_state(pn) || a.is_match_state(an) {
+                continue;
+            }
+            if p.is_match_state(pn) {
+                return Err(format!(
+                    "`{pattern}` has a match without any of {anchors:?}"
+                ));
+            }
+            if seen.insert((pn, an)) {
+                queue.push((pn, an));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lits(l: &[&str]) -> Vec<String> {
+        l.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn the_first_occurrence_is_found_across_chunks_and_searchers() {
+        let many: Vec<String> = (0..100).map(|i| format!("w{i:03}x")).collect();
+        let anchors = Anchors::new(&many).expect("anchors");
+        let hay = format!("{}w099x and w001x", "-".repeat(CHUNK - 2));
+        let at = CHUNK - 2;
+        assert_eq!(anchors.first(&hay, 0), Some((at, at + 5)));
+        assert_eq!(anchors.first(&hay, at + 1), Some((at + 10, at + 15)));
+        assert_eq!(anchors.first(&hay, at + 11), None);
+    }
+
+    #[test]
+    fn verification_finds_a_match_without_an_anchor() {
+        let syntax = regex_automata::util::syntax::Config::new();
+        assert!(verify("ignore (all|any) rules", &lits(&["rules"]), syntax).is_ok());
+        assert!(verify("ignore (all|any) (rules|laws)", &lits(&["rules"]), syntax).is_err());
+        assert!(verify("(?-u:\\b)ab(?-u:\\b)", &lits(&["ab"]), syntax).is_ok());
+        assert!(verify("x?rule", &lits(&["xrule"]), syntax).is_err());
+    }
+}
