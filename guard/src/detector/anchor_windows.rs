@@ -16,9 +16,11 @@ use aho_corasick::{AhoCorasick, MatchKind};
 /// A packed literal search handles at most this many literals at full speed.
 const LITERALS_PER_SEARCHER: usize = 64;
 
-/// Occurrences are looked for this many bytes at a time, so that a call whose next match is near
-/// does not scan the whole text with every searcher.
-const CHUNK: usize = 4096;
+/// Occurrences are looked for in chunks that start this long and double up to [`MAX_CHUNK`], so
+/// that a call whose next occurrence is near scans little more than the distance to it, with
+/// every searcher.
+const FIRST_CHUNK: usize = 256;
+const MAX_CHUNK: usize = 64 * 1024;
 
 /// Finds the anchors of a pattern set.
 #[derive(Debug, Clone)]
@@ -51,20 +53,30 @@ impl Anchors {
 
     /// The leftmost occurrence `(start, end)` of an anchor starting at or after `at`.
     pub fn first(&self, hay: &str, mut at: usize) -> Option<(usize, usize)> {
+        let mut chunk = FIRST_CHUNK;
         while at < hay.len() {
-            let chunk_end = hay.len().min(at.saturating_add(CHUNK));
-            let span_end = hay.len().min(chunk_end + self.longest);
-            let found = self
-                .searchers
-                .iter()
-                .filter_map(|s| s.find(aho_corasick::Input::new(hay).span(at..span_end)))
-                .filter(|m| m.start() < chunk_end)
-                .map(|m| (m.start(), m.end()))
-                .min();
-            if found.is_some() {
-                return found;
+            let chunk_end = hay.len().min(at.saturating_add(chunk));
+            let mut best: Option<(usize, usize)> = None;
+            for searcher in &self.searchers {
+                // An occurrence starting before the best one ends within this span.
+                let span_end = match best {
+                    Some((start, _)) => start + self.longest,
+                    None => chunk_end + self.longest,
+                }
+                .min(hay.len());
+                let span = aho_corasick::Input::new(hay).span(at..span_end);
+                if let Some(m) = searcher.find(span)
+                    && m.start() < chunk_end
+                    && best.is_none_or(|(start, _)| m.start() < start)
+                {
+                    best = Some((m.start(), m.end()));
+                }
+            }
+            if best.is_some() {
+                return best;
             }
             at = chunk_end;
+            chunk = (chunk * 2).min(MAX_CHUNK);
         }
         None
     }
@@ -171,8 +183,8 @@ mod tests {
     fn the_first_occurrence_is_found_across_chunks_and_searchers() {
         let many: Vec<String> = (0..100).map(|i| format!("w{i:03}x")).collect();
         let anchors = Anchors::new(&many).expect("anchors");
-        let hay = format!("{}w099x and w001x", "-".repeat(CHUNK - 2));
-        let at = CHUNK - 2;
+        let hay = format!("{}w099x and w001x", "-".repeat(5000));
+        let at = 5000;
         assert_eq!(anchors.first(&hay, 0), Some((at, at + 5)));
         assert_eq!(anchors.first(&hay, at + 1), Some((at + 10, at + 15)));
         assert_eq!(anchors.first(&hay, at + 11), None);
