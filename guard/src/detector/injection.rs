@@ -292,11 +292,25 @@ fn invisible(h: &str, s: usize, e: usize) -> Outcome {
 
 /// Builds the detectors of an `injection` rule.
 pub fn build(checks: &[InjectionCheck]) -> Result<Vec<Box<dyn Detector>>, String> {
-    build_with(checks, true)
+    let Parts {
+        phrases,
+        mut others,
+    } = build_parts(checks)?;
+    if let Some(set) = phrases {
+        others.insert(0, Box::new(set));
+    }
+    Ok(others)
 }
 
-/// [`build`]; the phrase set searches around its anchors only when `anchored` (tests compare).
-fn build_with(checks: &[InjectionCheck], anchored: bool) -> Result<Vec<Box<dyn Detector>>, String> {
+/// The detectors of an `injection` rule, the phrase set apart.
+struct Parts {
+    /// The phrases of the checks and, for encoded payloads, their rot13 forms, searched around
+    /// their anchors.
+    phrases: Option<PatternSet>,
+    others: Vec<Box<dyn Detector>>,
+}
+
+fn build_parts(checks: &[InjectionCheck]) -> Result<Parts, String> {
     let mut out: Vec<Box<dyn Detector>> = Vec::new();
     let mut kinds: Vec<Arc<str>> = Vec::new();
     let mut defs = Vec::new();
@@ -363,19 +377,14 @@ fn build_with(checks: &[InjectionCheck], anchored: bool) -> Result<Vec<Box<dyn D
             plain,
         )?));
     }
-    if !defs.is_empty() {
-        out.insert(
-            0,
-            Box::new({
-                let set = PatternSet::new(kinds, defs, ViewKind::Lower, false)?;
-                if anchored {
-                    set.with_anchors(Anchors::new(&anchors)?)
-                } else {
-                    set
-                }
-            }),
-        );
-    }
+    let phrases = if defs.is_empty() {
+        None
+    } else {
+        Some(
+            PatternSet::new(kinds, defs, ViewKind::Lower, false)?
+                .with_anchors(Anchors::new(&anchors)?),
+        )
+    };
     if checks.contains(&InjectionCheck::InvisibleChars) {
         let defs = vec![PatternDef::validated(INVISIBLE, 0, invisible)];
         out.push(Box::new(
@@ -388,7 +397,10 @@ fn build_with(checks: &[InjectionCheck], anchored: bool) -> Result<Vec<Box<dyn D
             .with_start_hint(first_smuggling_char),
         ));
     }
-    Ok(out)
+    Ok(Parts {
+        phrases,
+        others: out,
+    })
 }
 
 #[cfg(test)]
@@ -451,11 +463,9 @@ mod tests {
         }
     }
 
-    type Detectors = Vec<Box<dyn Detector>>;
-
-    /// The phrase detectors with and without anchor windows, built once.
-    fn both_phrase_sets() -> &'static (Detectors, Detectors) {
-        static BOTH: std::sync::OnceLock<(Detectors, Detectors)> = std::sync::OnceLock::new();
+    /// The phrase set searched around its anchors and the plain way, built once.
+    fn both_phrase_sets() -> &'static (PatternSet, PatternSet) {
+        static BOTH: std::sync::OnceLock<(PatternSet, PatternSet)> = std::sync::OnceLock::new();
         BOTH.get_or_init(|| {
             let checks = [
                 InjectionCheck::InstructionOverride,
@@ -463,9 +473,13 @@ mod tests {
                 InjectionCheck::PromptExtraction,
                 InjectionCheck::EncodedPayload,
             ];
-            let fast = build_with(&checks, true).expect("builds");
-            let slow = build_with(&checks, false).expect("builds");
-            (fast, slow)
+            let set = || {
+                build_parts(&checks)
+                    .expect("builds")
+                    .0
+                    .expect("a phrase set")
+            };
+            (set(), set().plain())
         })
     }
 
@@ -491,8 +505,8 @@ mod tests {
             let (fast, slow) = both_phrase_sets();
             let view = View::build(&text, ViewKind::Lower);
             proptest::prop_assert_eq!(
-                crate::detector::all_candidates(fast[0].as_ref(), view.text()),
-                crate::detector::all_candidates(slow[0].as_ref(), view.text())
+                crate::detector::all_candidates(fast, view.text()),
+                crate::detector::all_candidates(slow, view.text())
             );
         }
     }

@@ -89,12 +89,19 @@ pub struct PatternSet {
     liveness: Liveness,
     view: ViewKind,
     max_len: usize,
-    start_hint: Option<StartHint>,
-    /// Whether the hint gives every possible start (an anchored search runs at each) rather than
-    /// only the first (one unanchored search runs from it).
-    anchored_starts: bool,
-    /// Literals every match contains: the automaton runs only around them.
-    anchors: Option<Anchors>,
+    search: Search,
+}
+
+/// How a set looks for its leftmost match; every way finds the same matches.
+enum Search {
+    /// The automaton over the text from the cursor.
+    Plain,
+    /// From the first position the hint allows, then as [`Search::Plain`].
+    FromHint(StartHint),
+    /// One anchored search at each position the hint gives.
+    AnchoredStarts(StartHint),
+    /// The automaton only in windows around the anchors' occurrences.
+    AroundAnchors(Anchors),
 }
 
 impl fmt::Debug for PatternSet {
@@ -138,16 +145,21 @@ impl PatternSet {
             liveness,
             view,
             max_len,
-            start_hint: None,
-            anchored_starts: false,
-            anchors: None,
+            search: Search::Plain,
         })
     }
 
     /// Runs the automaton only in windows around occurrences of `anchors`, one of which every
     /// match of every pattern must contain (see [`super::anchor_windows`]; the caller proves it).
     pub fn with_anchors(mut self, anchors: Anchors) -> Self {
-        self.anchors = Some(anchors);
+        self.search = Search::AroundAnchors(anchors);
+        self
+    }
+
+    /// The same set searching the plain way, without hint or anchors (tests compare the two).
+    #[cfg(test)]
+    pub(crate) fn plain(mut self) -> Self {
+        self.search = Search::Plain;
         self
     }
 
@@ -178,7 +190,7 @@ impl PatternSet {
 
     /// Skips text where no match can start before running the automaton (see [`StartHint`]).
     pub fn with_start_hint(mut self, hint: StartHint) -> Self {
-        self.start_hint = Some(hint);
+        self.search = Search::FromHint(hint);
         self
     }
 
@@ -187,8 +199,7 @@ impl PatternSet {
     /// find (next to a separator byte, say). Like a [`StartHint`], `starts` must never skip a
     /// position where a match may start.
     pub fn with_anchored_starts(mut self, starts: StartHint) -> Self {
-        self.start_hint = Some(starts);
-        self.anchored_starts = true;
+        self.search = Search::AnchoredStarts(starts);
         self
     }
 
@@ -227,13 +238,11 @@ impl Detector for PatternSet {
         if from > hay.len() {
             return None;
         }
-        let m = match self.start_hint {
-            _ if self.anchors.is_some() => {
-                self.find_in_windows(self.anchors.as_ref()?, hay, from)?
-            }
-            Some(starts) if self.anchored_starts => self.find_anchored(starts, hay, from)?,
-            Some(hint) => self.regex.find(Input::new(hay).range(hint(hay, from)?..))?,
-            None => self.regex.find(Input::new(hay).range(from..))?,
+        let m = match &self.search {
+            Search::Plain => self.regex.find(Input::new(hay).range(from..))?,
+            Search::FromHint(hint) => self.regex.find(Input::new(hay).range(hint(hay, from)?..))?,
+            Search::AnchoredStarts(starts) => self.find_anchored(*starts, hay, from)?,
+            Search::AroundAnchors(anchors) => self.find_in_windows(anchors, hay, from)?,
         };
         let (kind, validate) = self.defs.get(m.pattern().as_usize())?;
         let (s, e) = (m.start(), m.end());

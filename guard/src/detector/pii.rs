@@ -251,7 +251,7 @@ pub fn build(
 ) -> Result<Vec<Box<dyn Detector>>, String> {
     let mut out: Vec<Box<dyn Detector>> = Vec::new();
     if !entities.is_empty() {
-        out.push(Box::new(build_entities(entities, true)?));
+        out.push(Box::new(build_entities(entities)?));
     }
     if !custom.is_empty() {
         let kinds = custom
@@ -292,11 +292,8 @@ pub fn build(
 }
 
 /// The set of the built-in `entities` (not empty). A set of IP addresses alone searches from the
-/// `.` and `:` where an address may start (see [`ip_starts`]) when `ip_from_separators` is set.
-pub(crate) fn build_entities(
-    entities: &[PiiEntity],
-    ip_from_separators: bool,
-) -> Result<PatternSet, String> {
+/// `.` and `:` where an address may start (see [`ip_starts`]).
+pub(crate) fn build_entities(entities: &[PiiEntity]) -> Result<PatternSet, String> {
     let mut kinds: Vec<Arc<str>> = Vec::new();
     let mut defs = Vec::new();
     let kind = |name: &str, kinds: &mut Vec<Arc<str>>| {
@@ -352,13 +349,11 @@ pub(crate) fn build_entities(
         }
     }
     let set = PatternSet::new(kinds, defs, ViewKind::Lower, false)?;
-    Ok(
-        if ip_from_separators && entities.iter().all(|&e| e == PiiEntity::IpAddress) {
-            set.with_anchored_starts(ip_starts)
-        } else {
-            set
-        },
-    )
+    Ok(if entities.iter().all(|&e| e == PiiEntity::IpAddress) {
+        set.with_anchored_starts(ip_starts)
+    } else {
+        set
+    })
 }
 
 #[cfg(test)]

@@ -112,24 +112,11 @@ fn assignment_starts(hay: &str, from: usize) -> Option<usize> {
 
 /// Builds the detector; `known` matches the specific formats (left to their own detectors).
 pub fn build(kind: &str, min_entropy: f32, known: Option<Regex>) -> Result<PatternSet, String> {
-    build_with(kind, min_entropy, known, true)
-}
-
-fn build_with(
-    kind: &str,
-    min_entropy: f32,
-    known: Option<Regex>,
-    from_separators: bool,
-) -> Result<PatternSet, String> {
     let def = PatternDef::validated(&pattern(), 0, move |h, s, e| {
         judge(h, s, e, min_entropy, known.as_ref())
     });
     let set = PatternSet::new(vec![Arc::from(kind)], vec![def], ViewKind::Folded, false)?;
-    Ok(if from_separators {
-        set.with_anchored_starts(assignment_starts)
-    } else {
-        set
-    })
+    Ok(set.with_anchored_starts(assignment_starts))
 }
 
 /// Judges one assignment `h[s..e]`: a literal value with letters, digits and enough entropy.
@@ -218,8 +205,8 @@ mod tests {
             ),
         ) {
             let hay: String = pieces.concat();
-            let fast = build_with("k", 3.5, None, true).expect("builds");
-            let slow = build_with("k", 3.5, None, false).expect("builds");
+            let fast = build("k", 3.5, None).expect("builds");
+            let slow = build("k", 3.5, None).expect("builds").plain();
             proptest::prop_assert_eq!(all(&fast, &hay), all(&slow, &hay));
         }
     }
