@@ -308,7 +308,9 @@ impl Skeleton {
     }
 }
 
-/// What the character at `i` contributes (if kept) and how many bytes it covers.
+/// What the character at `i` contributes (if kept) and how many bytes it covers: escapes,
+/// character references, tags and non-ASCII characters (the bytes `ASCII_CLASS` calls
+/// [`SPECIAL`]).
 fn classify(hay: &str, bytes: &[u8], i: usize) -> (Option<char>, usize) {
     let b = bytes[i];
     match b {
@@ -349,8 +351,11 @@ fn classify(hay: &str, bytes: &[u8], i: usize) -> (Option<char>, usize) {
             },
             _ => (None, 1),
         },
-        b'@' | b'$' => (Some(char::from(b)), 1),
-        _ if b.is_ascii() => (keep_ascii(b), 1),
+        // `step` classifies every other ASCII byte by the table alone.
+        _ if b.is_ascii() => match ASCII_CLASS[usize::from(b)] {
+            DROP | SPECIAL => (None, 1),
+            kept => (Some(char::from(kept)), 1),
+        },
         _ => {
             let c = hay[i..].chars().next().unwrap_or(' ');
             (is_alphanumeric(c).then_some(c), c.len_utf8())

@@ -513,16 +513,12 @@ fn view_of<'v, 'w>(
         ViewKind::Lower => 2,
     };
     let i = index(kind);
-    if views[i].is_none() {
-        let view = match kind {
-            // Lower-casing the folded view is far cheaper than normalising the text again.
-            ViewKind::Lower if !window.is_ascii() => views[index(ViewKind::Folded)]
-                .get_or_insert_with(|| View::build(window, ViewKind::Folded))
-                .lowered()
-                .unwrap_or_else(|| View::build(window, kind)),
-            _ => View::build(window, kind),
-        };
-        views[i] = Some(view);
+    // Lower-casing the folded view is far cheaper than normalising the text again; where that
+    // is refused, the view is built from the text below.
+    if kind == ViewKind::Lower && views[i].is_none() && !window.is_ascii() {
+        views[i] = views[index(ViewKind::Folded)]
+            .get_or_insert_with(|| View::build(window, ViewKind::Folded))
+            .lowered();
     }
     views[i].get_or_insert_with(|| View::build(window, kind))
 }
