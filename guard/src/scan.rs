@@ -28,6 +28,16 @@ pub struct ScanLine {
     pub ok: bool,
 }
 
+impl ScanLine {
+    /// The answer to line `number` (1-based) that could not be read: `{"line": N, "error": "..."}`.
+    pub fn error(number: usize, error: impl std::fmt::Display) -> Self {
+        ScanLine {
+            json: json!({"line": number, "error": error.to_string()}).to_string(),
+            ok: false,
+        }
+    }
+}
+
 /// One finding as written: fields in the (alphabetical) order every JSON output of the CLI has.
 #[derive(Serialize)]
 struct FindingOut<'a> {
@@ -87,16 +97,10 @@ pub fn scan_line(guard: &Guard, direction: Direction, number: usize, line: &[u8]
             };
             match serde_json::to_string(&out) {
                 Ok(json) => ScanLine { json, ok: true },
-                Err(e) => ScanLine {
-                    json: json!({"line": number, "error": e.to_string()}).to_string(),
-                    ok: false,
-                },
+                Err(e) => ScanLine::error(number, e),
             }
         }
-        Err(error) => ScanLine {
-            json: json!({"line": number, "error": error}).to_string(),
-            ok: false,
-        },
+        Err(error) => ScanLine::error(number, error),
     }
 }
 

@@ -73,13 +73,12 @@ pub fn load_policy(path: Option<&PathBuf>) -> anyhow::Result<Policy> {
 }
 
 fn too_long(number: usize, len: usize, max: usize) -> ScanLine {
-    let error = format!(
-        "line is {len} bytes, over the limit of {max} (raise it with --max-line-bytes, or split the record)"
-    );
-    ScanLine {
-        json: serde_json::json!({"line": number, "error": error}).to_string(),
-        ok: false,
-    }
+    ScanLine::error(
+        number,
+        format!(
+            "line is {len} bytes, over the limit of {max} (raise it with --max-line-bytes, or split the record)"
+        ),
+    )
 }
 
 /// Runs `palisade scan`.
