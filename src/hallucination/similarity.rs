@@ -6,7 +6,7 @@
 //! supported; an answer sentence about something the context never mentions
 //! scores low, whatever its words.
 
-use palisade_guard::detector::classifier::{sentence_end, sentence_start};
+use palisade_guard::detector::classifier::next_sentence;
 use palisade_inference::embedding::{EmbedError, SentenceEmbedder, cosine};
 
 /// At most this many context sentences are embedded (the first ones); a
@@ -33,21 +33,16 @@ pub struct ContextSimilarity {
 /// of the guard's classifier detectors).
 pub fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
-    let mut i = 0;
-    while i < text.len() {
-        if text.is_char_boundary(i) && sentence_start(text, i) {
-            let end = sentence_end(text, i).unwrap_or(text.len()).max(i + 1);
-            let end = (end..=text.len())
-                .find(|&e| text.is_char_boundary(e))
-                .unwrap_or(text.len());
-            let sentence = text[i..end].trim();
-            if !sentence.is_empty() {
-                out.push(sentence);
-            }
-            i = end;
-        } else {
-            i += 1;
+    let mut from = 0;
+    while let Some((start, end)) = next_sentence(text, from) {
+        let end = (end.max(start + 1)..=text.len())
+            .find(|&e| text.is_char_boundary(e))
+            .unwrap_or(text.len());
+        let sentence = text[start..end].trim();
+        if !sentence.is_empty() {
+            out.push(sentence);
         }
+        from = end;
     }
     out
 }

@@ -166,6 +166,14 @@ pub fn sentence_end(hay: &str, s: usize) -> Option<usize> {
     None
 }
 
+/// The first sentence starting at or after `from`: its start and its end as [`sentence_end`]
+/// gives it, or the end of `hay` if the text ends first.
+pub fn next_sentence(hay: &str, from: usize) -> Option<(usize, usize)> {
+    (from..hay.len())
+        .find(|&i| hay.is_char_boundary(i) && sentence_start(hay, i))
+        .map(|i| (i, sentence_end(hay, i).unwrap_or(hay.len())))
+}
+
 impl Detector for ClassifierDetector {
     fn kinds(&self) -> &[Arc<str>] {
         &self.kinds
@@ -180,23 +188,16 @@ impl Detector for ClassifierDetector {
     }
 
     fn next(&self, hay: &str, from: usize) -> Option<Candidate> {
-        let mut i = from;
-        while i < hay.len() {
-            if hay.is_char_boundary(i) && sentence_start(hay, i) {
-                let e = sentence_end(hay, i).unwrap_or(hay.len());
-                let scores = self.classifier.classify(&hay[i..e]);
-                let best = self
-                    .wanted
-                    .iter()
-                    .filter_map(|&k| scores.get(k).map(|&s| (k, s)))
-                    .max_by(|a, b| a.1.total_cmp(&b.1));
-                let (kind, score) = best.unwrap_or((0, 0.0));
-                let score = if score >= self.min_score { score } else { 0.0 };
-                return Some(Candidate::whole(i, e.max(i + 1), kind, score));
-            }
-            i += 1;
-        }
-        None
+        let (i, e) = next_sentence(hay, from)?;
+        let scores = self.classifier.classify(&hay[i..e]);
+        let best = self
+            .wanted
+            .iter()
+            .filter_map(|&k| scores.get(k).map(|&s| (k, s)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let (kind, score) = best.unwrap_or((0, 0.0));
+        let score = if score >= self.min_score { score } else { 0.0 };
+        Some(Candidate::whole(i, e.max(i + 1), kind, score))
     }
 
     fn earliest_pending(&self, hay: &str, from: usize) -> Option<usize> {

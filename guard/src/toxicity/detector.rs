@@ -27,7 +27,7 @@ use super::{
     JIGSAW_BILSTM, RuntimeConfig, ToxicityError, ToxicityModel, default_thresholds, load_model,
 };
 use crate::GuardBuilder;
-use crate::detector::classifier::{MAX_SENTENCE, sentence_end, sentence_start};
+use crate::detector::classifier::{MAX_SENTENCE, next_sentence, sentence_end, sentence_start};
 use crate::detector::{Candidate, Detector, DetectorFactory, LateCheck};
 use crate::normalize::ViewKind;
 use crate::policy::{DetectorSpec, OnError, Rule, StreamMode};
@@ -228,16 +228,8 @@ impl Detector for ToxicityDetector {
     }
 
     fn next(&self, hay: &str, from: usize) -> Option<Candidate> {
-        let mut i = from;
-        while i < hay.len() {
-            if hay.is_char_boundary(i) && sentence_start(hay, i) {
-                let e = sentence_end(hay, i).unwrap_or(hay.len());
-                let c = self.judge(&hay[i..e], i, e.max(i + 1));
-                return Some(c);
-            }
-            i += 1;
-        }
-        None
+        let (i, e) = next_sentence(hay, from)?;
+        Some(self.judge(&hay[i..e], i, e.max(i + 1)))
     }
 
     fn late_check(&self) -> Option<Box<dyn LateCheck>> {
