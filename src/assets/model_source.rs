@@ -62,6 +62,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn embedder_choices_parse_and_an_empty_one_says_what_is_expected() {
+        assert_eq!("off".parse(), Ok(EmbedderChoice::Off));
+        assert_eq!("default".parse(), Ok(EmbedderChoice::Default));
+        assert_eq!(
+            "models/minilm".parse(),
+            Ok(EmbedderChoice::Folder(PathBuf::from("models/minilm")))
+        );
+        let err = "".parse::<EmbedderChoice>().expect_err("empty");
+        assert!(err.contains("`default`, `off` or a model folder"), "{err}");
+    }
+
+    #[test]
     fn local_paths_pass_through() {
         let p = Path::new("/models/x.gguf");
         assert_eq!(resolve_model(Some(p)).expect("local"), p);

@@ -191,6 +191,12 @@ mod tests {
     }
 
     #[test]
+    fn an_empty_anchor_is_refused() {
+        let err = Anchors::new(&lits(&["mode", ""])).expect_err("empty");
+        assert!(err.contains("empty anchor"), "{err}");
+    }
+
+    #[test]
     fn verification_finds_a_match_without_an_anchor() {
         let syntax = regex_automata::util::syntax::Config::new();
         assert!(verify("ignore (all|any) rules", &lits(&["rules"]), syntax).is_ok());
