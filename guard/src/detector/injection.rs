@@ -476,7 +476,7 @@ mod tests {
             let set = || {
                 build_parts(&checks)
                     .expect("builds")
-                    .0
+                    .phrases
                     .expect("a phrase set")
             };
             (set(), set().plain())
