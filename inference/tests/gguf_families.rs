@@ -1,8 +1,11 @@
-//! Each GGUF family other than Llama (qwen2, qwen3, phi3, gemma2, gemma3): the test writes a
-//! tiny random-weight GGUF with the tensor names and metadata keys llama.cpp writes, loads it
+//! Each GGUF family (llama, qwen2, qwen3, phi3, gemma2, gemma3): the test writes a tiny
+//! random-weight GGUF with the tensor names and metadata keys llama.cpp writes, loads it
 //! through `Engine::load_gguf`, and checks greedy KV-cached generation against a reference run
 //! over the whole sequence at every step (no KV cache): candle's quantized model on the same
-//! file, or for Gemma (our own implementation) candle's safetensors Gemma on its tensors.
+//! file (for Llama, whose dense models are our own implementation, candle's
+//! `quantized_llama`), or for Gemma (also ours) candle's safetensors Gemma on its tensors.
+//! The real SmolLM2 file is checked against an independent NumPy forward pass in
+//! `reference_logprobs.rs`.
 
 mod common;
 
@@ -10,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 use candle_core::quantized::{GgmlDType, gguf_file};
-use candle_transformers::models::{quantized_phi3, quantized_qwen2, quantized_qwen3};
+use candle_transformers::models::{
+    quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
+};
 use common::tiny::{Reference, TinyGguf, byte_tokenizer, greedy, max_abs_diff, uncached};
 use palisade_inference::{
     Engine, FinishReason, GenerateError, GenerationParams, LoadError, LoadOptions,
@@ -42,6 +47,10 @@ const QWEN2: Family = Family {
     eos: 257,
     rendered: "<|im_start|>user\nhi there<|im_end|>\n<|im_start|>assistant\n",
     context: 64,
+};
+const LLAMA: Family = Family {
+    arch: "llama",
+    ..QWEN2
 };
 const QWEN3: Family = Family {
     arch: "qwen3",
@@ -175,6 +184,13 @@ fn build(family: &Family) -> TinyGguf {
                     );
             }
         }
+        // No output.weight: tied to the embeddings, as in SmolLM2.
+        "llama" => {
+            split_attention_and_gated_mlp(&mut g, kv_heads(family));
+            g.u32("llama.context_length", 64)
+                .u32("llama.rope.dimension_count", HEAD_DIM as u32)
+                .f32("llama.rope.freq_base", 10_000.0);
+        }
         "qwen3" => {
             split_attention_and_gated_mlp(&mut g, kv_heads(family));
             qk_norms(&mut g);
@@ -234,6 +250,10 @@ fn reference(path: &Path, arch: &str) -> Reference {
     let (f, dev) = (&mut file, Device::Cpu);
     let loaded = "candle loads the file";
     match arch {
+        "llama" => uncached(
+            quantized_llama::ModelWeights::from_gguf(content, f, &dev).expect(loaded),
+            |m, x| m.forward(x, 0),
+        ),
         "qwen2" => uncached(
             quantized_qwen2::ModelWeights::from_gguf(content, f, &dev).expect(loaded),
             |m, x| {
@@ -384,6 +404,11 @@ fn generates_like_candle(family: &Family) {
 /// Whether the engine prepends a BOS token to prompts.
 fn engine_bos(engine: &Engine) -> bool {
     engine.encode_prompt("x").expect("tokenizes").len() == 2
+}
+
+#[test]
+fn llama_generates_like_candle() {
+    generates_like_candle(&LLAMA);
 }
 
 #[test]

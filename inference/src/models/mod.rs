@@ -5,11 +5,13 @@ pub mod gemma2_safetensors;
 pub mod gemma3_gguf;
 pub mod gemma3_safetensors;
 pub mod gemma_quantized;
+pub mod gguf_blocks;
 pub mod hf_checkpoint;
 pub mod llama_gguf;
 pub mod llama_safetensors;
 pub mod phi3_gguf;
 pub mod phi3_safetensors;
+pub mod q4_1_cpu;
 pub mod quantized;
 pub mod qwen2_gguf;
 pub mod qwen2_safetensors;
@@ -18,7 +20,7 @@ pub mod repack;
 pub mod safetensors_lm;
 
 use candle_core::quantized::gguf_file;
-use candle_transformers::models::{quantized_llama, quantized_qwen2};
+use candle_transformers::models::quantized_qwen2;
 
 use quantized::{ContextRule, GgufLm, QuantizedWeights};
 
@@ -63,10 +65,10 @@ pub fn load_gguf_model(
         device,
     };
     match architecture {
-        "llama" => source.load(
-            llama_gguf::CONTEXT,
-            quantized_llama::ModelWeights::from_gguf,
-        ),
+        "llama" => {
+            let context = llama_gguf::CONTEXT.resolve(meta)?;
+            source.load(llama_gguf::CONTEXT, llama_gguf::build(context))
+        }
         "qwen2" => source.load(
             qwen2_gguf::CONTEXT,
             quantized_qwen2::ModelWeights::from_gguf,
