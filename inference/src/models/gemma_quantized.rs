@@ -206,7 +206,7 @@ impl GemmaWeights {
     /// Forgets every cached position.
     pub fn clear_kv_cache(&mut self) {
         for layer in &mut self.layers {
-            layer.attention.cache = None;
+            layer.attention.cache.clear();
         }
     }
 }

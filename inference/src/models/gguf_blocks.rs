@@ -11,6 +11,7 @@ use candle_core::quantized::{QMatMul, QTensor, gguf_file};
 use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_transformers::quantized_nn::RmsNorm;
 
+use super::attention_cpu::CpuAttention;
 use super::q4_1_cpu::fast_q4_1;
 use crate::models::repack::GgufReader;
 
@@ -77,7 +78,7 @@ impl Reader<'_> {
             qk_norms,
             window,
             rope,
-            cache: None,
+            cache: KvCache::default(),
         })
     }
 
@@ -228,12 +229,13 @@ pub struct Attention {
     /// Rotary tables.
     pub rope: Arc<Rope>,
     /// Keys and values of every earlier position.
-    pub cache: Option<(Tensor, Tensor)>,
+    pub cache: KvCache,
 }
 
 impl Attention {
-    /// Attention output for `x` `(batch, seq, hidden)` fed at `position` (the cache must hold
-    /// exactly `position` earlier positions; position 0 starts afresh).
+    /// Attention output for `x` `(batch, seq, hidden)` fed at `position`: the cache must hold
+    /// at least `position` earlier positions (later ones are dropped); position 0 starts
+    /// afresh.
     pub fn forward(&mut self, x: &Tensor, position: usize, d: &AttentionDims) -> Result<Tensor> {
         let (b, seq, _) = x.dims3()?;
         let heads = |t: Tensor, n: usize| t.reshape((b, seq, n, d.head_dim))?.transpose(1, 2);
@@ -246,27 +248,113 @@ impl Attention {
         }
         let q = self.rope.apply(&q, position)?;
         let k = self.rope.apply(&k, position)?;
-        let (k, v) = match (&self.cache, position) {
-            (Some((ck, cv)), p) if p > 0 => {
-                (Tensor::cat(&[ck, &k], 2)?, Tensor::cat(&[cv, &v], 2)?)
-            }
-            _ => (k, v.contiguous()?),
-        };
-        self.cache = Some((k.clone(), v.clone()));
+        let (k, v) = self.cache.append(&k, &v.contiguous()?, position)?;
+        // Grouped-query attention without copying keys and values per query head: the
+        // `groups` query heads that share a key/value head become rows of one matrix.
         let groups = d.heads / d.kv_heads;
-        let k = candle_transformers::utils::repeat_kv(k, groups)?.contiguous()?;
-        let v = candle_transformers::utils::repeat_kv(v, groups)?.contiguous()?;
-        let scores = (q.contiguous()?.matmul(&k.t()?)? * d.scale)?;
-        let scores = softcap(&scores, d.softcap)?;
-        let scores = if seq > 1 || self.window.is_some() {
-            let mask = attention_mask(seq, position, self.window, x.device())?;
-            scores.broadcast_add(&mask)?
+        let q = q.reshape((b, d.kv_heads, groups * seq, d.head_dim))?;
+        let out = if x.device().is_cpu() && q.dtype() == DType::F32 {
+            let op = CpuAttention {
+                scale: d.scale as f32,
+                softcap: d.softcap.map(|c| c as f32),
+                seq,
+                window: self.window,
+            };
+            q.contiguous()?.apply_op3_no_bwd(&k, &v, &op)?
         } else {
-            scores
+            attend(&q, &k, &v, seq, self.window, d)?
         };
-        let weights = candle_nn::ops::softmax_last_dim(&scores)?;
-        let out = weights.matmul(&v)?.transpose(1, 2)?.reshape((b, seq, ()))?;
+        let out = out
+            .reshape((b, d.heads, seq, d.head_dim))?
+            .transpose(1, 2)?
+            .reshape((b, seq, ()))?;
         self.wo.forward(&out)
+    }
+}
+
+/// Attention with tensor operations (any device): queries `(batch, kv_heads, groups * seq,
+/// head_dim)` at the last `seq` of the `total` positions of keys and values `(batch, kv_heads,
+/// total, head_dim)`; the output has the queries' shape. [`CpuAttention`] computes the same
+/// on the CPU in one pass.
+pub fn attend(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    seq: usize,
+    window: Option<usize>,
+    d: &AttentionDims,
+) -> Result<Tensor> {
+    let (b, kv_heads, rows, _) = q.dims4()?;
+    let total = k.dim(2)?;
+    let scores = (q.matmul(&k.t()?)? * d.scale)?;
+    let scores = softcap(&scores, d.softcap)?;
+    let scores = if seq > 1 || window.is_some() {
+        let mask = attention_mask(seq, total - seq, window, q.device())?;
+        scores
+            .reshape((b, kv_heads, rows / seq, seq, total))?
+            .broadcast_add(&mask)?
+            .reshape((b, kv_heads, rows, total))?
+    } else {
+        scores
+    };
+    candle_nn::ops::softmax_last_dim(&scores)?.matmul(v)
+}
+
+/// Keys and values of earlier positions, `(batch, kv_heads, capacity, head_dim)` buffers that
+/// grow by doubling, so that a decode step writes one position instead of copying the cache.
+#[derive(Default)]
+pub struct KvCache {
+    buffers: Option<(Tensor, Tensor)>,
+    len: usize,
+}
+
+/// Positions a cache holds before it first grows.
+const INITIAL_CAPACITY: usize = 256;
+
+impl KvCache {
+    /// Forgets every position.
+    pub fn clear(&mut self) {
+        self.buffers = None;
+        self.len = 0;
+    }
+
+    /// Stores `k` and `v` `(batch, kv_heads, seq, head_dim)` (contiguous) as positions
+    /// `position..position + seq`, dropping any cached from `position` on, and returns the
+    /// keys and values of all positions so far.
+    pub fn append(&mut self, k: &Tensor, v: &Tensor, position: usize) -> Result<(Tensor, Tensor)> {
+        if position > self.len {
+            candle_core::bail!(
+                "fed at position {position}, but the cache holds {} positions",
+                self.len
+            );
+        }
+        let (b, heads, seq, dim) = k.dims4()?;
+        let needed = position + seq;
+        let capacity = match &self.buffers {
+            Some((buffer, _)) => buffer.dim(2)?,
+            None => 0,
+        };
+        if needed > capacity {
+            let capacity = needed.max(2 * capacity).max(INITIAL_CAPACITY);
+            let grow = |old: Option<&Tensor>| -> Result<Tensor> {
+                let buffer = Tensor::zeros((b, heads, capacity, dim), k.dtype(), k.device())?;
+                if let Some(old) = old.filter(|_| position > 0) {
+                    buffer.slice_set(&old.narrow(2, 0, position)?.contiguous()?, 2, 0)?;
+                }
+                Ok(buffer)
+            };
+            let old = self.buffers.take();
+            let keys = grow(old.as_ref().map(|(k, _)| k))?;
+            let values = grow(old.as_ref().map(|(_, v)| v))?;
+            self.buffers = Some((keys, values));
+        }
+        let Some((keys, values)) = &self.buffers else {
+            candle_core::bail!("the cache has no buffers");
+        };
+        keys.slice_set(k, 2, position)?;
+        values.slice_set(v, 2, position)?;
+        self.len = needed;
+        Ok((keys.narrow(2, 0, needed)?, values.narrow(2, 0, needed)?))
     }
 }
 
@@ -279,6 +367,39 @@ mod tests {
         rows.iter()
             .map(|r| r.iter().map(|v| v.is_finite()).collect())
             .collect()
+    }
+
+    fn positions(cache: &mut KvCache, from: usize, values: &[f32]) -> Result<Vec<f32>> {
+        let seq = values.len();
+        let k = Tensor::from_vec(values.to_vec(), (1, 1, seq, 1), &Device::Cpu)?;
+        let (keys, vals) = cache.append(&k, &(&k * 2.0)?, from)?;
+        let keys: Vec<f32> = keys.flatten_all()?.to_vec1()?;
+        let doubled: Vec<f32> = vals.flatten_all()?.to_vec1()?;
+        assert_eq!(doubled, keys.iter().map(|k| k * 2.0).collect::<Vec<_>>());
+        Ok(keys)
+    }
+
+    #[test]
+    fn the_kv_cache_appends_grows_and_rewinds() {
+        let mut cache = KvCache::default();
+        let prompt: Vec<f32> = (0..300).map(|i| i as f32).collect();
+        // Past the initial capacity in one go, then one position at a time across a doubling.
+        assert_eq!(positions(&mut cache, 0, &prompt).expect("prompt"), prompt);
+        let mut all = prompt.clone();
+        for p in 300..620 {
+            all.push(p as f32);
+            assert_eq!(positions(&mut cache, p, &[p as f32]).expect("step"), all);
+        }
+        // Feeding an earlier position drops what came after it.
+        assert_eq!(
+            positions(&mut cache, 2, &[-1.0]).expect("rewind"),
+            [0.0, 1.0, -1.0]
+        );
+        // A position past the cached ones is an error, not a gap.
+        let err = positions(&mut cache, 5, &[0.0]).expect_err("gap");
+        assert!(err.to_string().contains("holds 3 positions"), "{err}");
+        cache.clear();
+        assert_eq!(positions(&mut cache, 0, &[7.0]).expect("fresh"), [7.0]);
     }
 
     #[test]

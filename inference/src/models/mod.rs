@@ -1,5 +1,6 @@
 //! Model families behind one interface. One family (and file format) per file.
 
+pub mod attention_cpu;
 pub mod gemma2_gguf;
 pub mod gemma2_safetensors;
 pub mod gemma3_gguf;

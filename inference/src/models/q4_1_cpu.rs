@@ -21,8 +21,10 @@ use half::f16;
 
 /// Values per Q4_1 (and Q8_1) block.
 const BLOCK: usize = 32;
-/// Output columns computed together by one work item.
+/// Weight rows multiplied by every activation row before moving on (they stay in L1).
 const TILE: usize = 32;
+/// Contiguous runs of weight rows per thread and matmul.
+const PARTS_PER_THREAD: usize = 1;
 
 /// One GGUF Q4_1 block: `value = d * q + m` for the 32 nibbles `q`, low nibbles first.
 #[repr(C)]
@@ -158,15 +160,28 @@ impl QuantizedType for Q4_1Avx2 {
         let row_blocks = k / BLOCK;
         let rows: Vec<&[Block]> = self.blocks.chunks_exact(row_blocks).collect();
         let dst = Mutex::new(&mut dst[..m * n]);
-        let tiles = n.div_ceil(TILE);
-        candle_core::utils::barrier_pool().execute_chunked(tiles, |range| {
-            for tile in range {
-                let columns = tile * TILE..n.min((tile + 1) * TILE);
+        // Each thread takes long contiguous runs of rows (what the hardware prefetcher streams
+        // best); within a run, tiles of rows stay in L1 across the activation rows.
+        let pool = candle_core::utils::barrier_pool();
+        let part_rows = n
+            .div_ceil((pool.n_workers() + 1) * PARTS_PER_THREAD)
+            .next_multiple_of(4);
+        pool.execute_chunked(n.div_ceil(part_rows), |parts| {
+            for part in parts {
+                let columns = part * part_rows..n.min((part + 1) * part_rows);
                 let width = columns.len();
                 let mut local = vec![0f32; m * width];
-                for (i, out) in local.chunks_exact_mut(width).enumerate() {
-                    let act = &activations[i * row_blocks..(i + 1) * row_blocks];
-                    dot_rows(&rows[columns.clone()], act, out);
+                for start in columns.clone().step_by(TILE) {
+                    let tile = start..columns.end.min(start + TILE);
+                    let offset = start - columns.start;
+                    for (i, out) in local.chunks_exact_mut(width).enumerate() {
+                        let act = &activations[i * row_blocks..(i + 1) * row_blocks];
+                        dot_rows(
+                            &rows[tile.clone()],
+                            act,
+                            &mut out[offset..offset + tile.len()],
+                        );
+                    }
                 }
                 let mut dst = dst.lock().unwrap_or_else(|p| p.into_inner());
                 for (i, out) in local.chunks_exact(width).enumerate() {
