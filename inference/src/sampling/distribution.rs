@@ -3,7 +3,7 @@
 //!
 //! These are computed from the *raw* logits (softmax at temperature 1, before repetition
 //! penalty, logits processors, temperature or truncation), so they describe what the model
-//! believes, independently of the sampling settings. Accumulation is done in `f64`.
+//! believes, independently of the sampling settings. Accumulation is done in `f64`, in vectorised lanes.
 
 /// Log-partition function and entropy of `softmax(logits)`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -18,26 +18,40 @@ impl DistributionStats {
     /// Computes the statistics of `softmax(logits)`; `None` when no logit is finite (or the
     /// slice is empty). `-inf` logits count as probability zero; NaN logits are ignored.
     pub fn from_logits(logits: &[f32]) -> Option<Self> {
-        let max = logits
-            .iter()
-            .copied()
-            .filter(|x| x.is_finite())
-            .fold(f32::NEG_INFINITY, f32::max);
+        let max = max_where(logits, f32::is_finite);
         if !max.is_finite() {
             return None;
         }
         let max = f64::from(max);
-        let mut sum = 0.0f64;
-        let mut weighted = 0.0f64;
-        for &x in logits {
-            if !x.is_finite() {
-                continue;
+        // Blocks of separate loops (shift, exponential, sums into lanes), each of which the
+        // compiler vectorises; one loop doing all three stays scalar.
+        const BLOCK: usize = 256;
+        let mut shifted = [0.0f64; BLOCK];
+        let mut exps = [0.0f64; BLOCK];
+        let mut sum = [0.0f64; LANES];
+        let mut weighted = [0.0f64; LANES];
+        for block in logits.chunks(BLOCK) {
+            let n = block.len();
+            for (s, &x) in shifted.iter_mut().zip(block) {
+                // Non-finite logits count as probability zero: e^-1000 is 0 here.
+                *s = if x.is_finite() {
+                    f64::from(x) - max
+                } else {
+                    -1000.0
+                };
             }
-            let shifted = f64::from(x) - max;
-            let e = shifted.exp();
-            sum += e;
-            weighted += e * shifted;
+            for (e, &s) in exps[..n].iter_mut().zip(&shifted[..n]) {
+                *e = exp_nonpositive(s);
+            }
+            let pairs = exps[..n].chunks(LANES).zip(shifted[..n].chunks(LANES));
+            for (e, s) in pairs {
+                for lane in 0..e.len() {
+                    sum[lane] += e[lane];
+                    weighted[lane] += e[lane] * s[lane];
+                }
+            }
         }
+        let (sum, weighted) = (sum.iter().sum::<f64>(), weighted.iter().sum::<f64>());
         // With s = Σ e^(x_i - m): p_i = e^(x_i - m) / s, ln p_i = (x_i - m) - ln s,
         // H = -Σ p_i ln p_i = ln s - (Σ e^(x_i - m) (x_i - m)) / s.
         let ln_sum = sum.ln();
@@ -78,27 +92,90 @@ pub fn kl_divergence(p_logits: &[f32], q_logits: &[f32]) -> Option<f64> {
     Some(kl.max(0.0))
 }
 
+/// Independent running sums or maxima per loop, so that the compiler can vectorise it.
+const LANES: usize = 8;
+
+/// The largest of the values that `keep` accepts (`-inf` when there is none), over `LANES`
+/// running maxima. NaN is never the maximum.
+pub(crate) fn max_where(values: &[f32], keep: impl Fn(f32) -> bool) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let kept = |x: f32| if keep(x) { x } else { f32::NEG_INFINITY };
+    for (lane, &x) in lanes.iter_mut().zip(chunks.remainder()) {
+        *lane = lane.max(kept(x));
+    }
+    for chunk in chunks {
+        for (lane, &x) in lanes.iter_mut().zip(chunk) {
+            *lane = lane.max(kept(x));
+        }
+    }
+    lanes.into_iter().fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `e^x` for `x <= 0` (0 below -708, where it underflows), within a few ulp of `f64::exp`,
+/// from plain arithmetic the compiler can vectorise: `x = k ln 2 + r` with `|r| <= ln 2 / 2`,
+/// then `2^k` times a degree-12 Taylor polynomial of `e^r` (remainder below 2e-16).
+fn exp_nonpositive(x: f64) -> f64 {
+    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
+    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    // 1.5 * 2^52: adding it rounds to an integer, held in the low bits of the mantissa.
+    const SHIFTER: f64 = 6_755_399_441_055_744.0;
+    const INVERSE_FACTORIALS: [f64; 13] = {
+        let mut c = [1.0; 13];
+        let mut n = 1;
+        while n < 13 {
+            c[n] = c[n - 1] / n as f64;
+            n += 1;
+        }
+        c
+    };
+    let clamped = x.max(-708.0);
+    let shifted = clamped.mul_add(std::f64::consts::LOG2_E, SHIFTER);
+    let k = shifted - SHIFTER;
+    let r = k.mul_add(-LN2_LO, k.mul_add(-LN2_HI, clamped));
+    let mut p = INVERSE_FACTORIALS[12];
+    for &c in INVERSE_FACTORIALS[..12].iter().rev() {
+        p = p.mul_add(r, c);
+    }
+    // The low 12 bits of `shifted` hold k mod 4096; k + 1023 is the biased exponent of 2^k.
+    let two_to_k = f64::from_bits(shifted.to_bits().wrapping_add(1023) << 52);
+    if x < -708.0 { 0.0 } else { p * two_to_k }
+}
+
 /// The `n` most likely tokens of `softmax(logits)` with their log-probabilities, most likely
 /// first (ties: lower id first).
 pub fn top_logprobs(logits: &[f32], stats: &DistributionStats, n: usize) -> Vec<(u32, f32)> {
+    /// Logits skipped together when none beats the current n-th best.
+    const CHUNK: usize = 64;
     if n == 0 {
         return Vec::new();
     }
-    let mut ids: Vec<u32> = (0..logits.len())
-        .filter(|&i| logits[i].is_finite())
-        .filter_map(|i| u32::try_from(i).ok())
-        .collect();
-    let by_logit_desc = |a: &u32, b: &u32| {
-        let (la, lb) = (logits[*a as usize], logits[*b as usize]);
-        lb.total_cmp(&la).then(a.cmp(b))
-    };
-    if n < ids.len() {
-        ids.select_nth_unstable_by(n - 1, by_logit_desc);
-        ids.truncate(n);
+    // The best so far, most likely first; a later equal logit never displaces an earlier one
+    // (lower ids win ties), so the scan only inserts logits strictly above the n-th best.
+    let mut best: Vec<(f32, u32)> = Vec::with_capacity(n + 1);
+    for (c, chunk) in logits.chunks(CHUNK).enumerate() {
+        let floor = match best.get(n - 1) {
+            Some(&(logit, _)) => logit,
+            None => f32::NEG_INFINITY,
+        };
+        if best.len() == n && max_where(chunk, f32::is_finite) <= floor {
+            continue;
+        }
+        for (i, &logit) in chunk.iter().enumerate() {
+            let full = best.len() == n;
+            if !logit.is_finite() || (full && logit <= best[n - 1].0) {
+                continue;
+            }
+            let Ok(id) = u32::try_from(c * CHUNK + i) else {
+                continue;
+            };
+            let at = best.partition_point(|&(l, _)| l >= logit);
+            best.insert(at, (logit, id));
+            best.truncate(n);
+        }
     }
-    ids.sort_unstable_by(by_logit_desc);
-    ids.into_iter()
-        .map(|id| (id, stats.logprob(logits[id as usize])))
+    best.into_iter()
+        .map(|(logit, id)| (id, stats.logprob(logit)))
         .collect()
 }
 
@@ -164,6 +241,60 @@ mod tests {
     fn no_finite_logit_gives_none() {
         assert!(DistributionStats::from_logits(&[]).is_none());
         assert!(DistributionStats::from_logits(&[f32::NEG_INFINITY, f32::NAN]).is_none());
+    }
+
+    #[test]
+    fn the_exponential_is_within_a_few_ulp() {
+        let mut x = 0.0f64;
+        while x > -745.0 {
+            let (got, want) = (exp_nonpositive(x), x.exp());
+            if x >= -708.0 {
+                assert!(
+                    (got - want).abs() <= 4.0 * f64::EPSILON * want,
+                    "{x}: {got} vs {want}"
+                );
+            } else {
+                assert_eq!(got, 0.0, "{x}");
+            }
+            x -= 0.013_7;
+        }
+        assert_eq!(exp_nonpositive(0.0), 1.0);
+        assert_eq!(exp_nonpositive(-1e300), 0.0);
+    }
+
+    /// The scan with skipped chunks picks what sorting every logit picks, ties included.
+    #[test]
+    fn top_logprobs_equal_a_full_sort() {
+        let mut state = 7u64;
+        let logits: Vec<f32> = (0..5_000)
+            .map(|i| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1);
+                match i % 97 {
+                    0 => f32::NEG_INFINITY,
+                    1 => f32::NAN,
+                    // Many exact ties.
+                    _ => ((state >> 33) % 400) as f32 / 16.0,
+                }
+            })
+            .collect();
+        let stats = DistributionStats::from_logits(&logits).expect("finite");
+        for n in [1, 5, 50, 4_000, 10_000] {
+            let mut ids: Vec<u32> = (0..logits.len() as u32)
+                .filter(|&i| logits[i as usize].is_finite())
+                .collect();
+            ids.sort_by(|&a, &b| {
+                let (la, lb) = (logits[a as usize], logits[b as usize]);
+                lb.total_cmp(&la).then(a.cmp(&b))
+            });
+            ids.truncate(n);
+            let got: Vec<u32> = top_logprobs(&logits, &stats, n)
+                .iter()
+                .map(|t| t.0)
+                .collect();
+            assert_eq!(got, ids, "n = {n}");
+        }
     }
 
     #[test]

@@ -140,16 +140,12 @@ impl Sampler {
 
 /// Index of the largest finite logit (ties: lowest index); `None` if none is finite.
 pub fn argmax(logits: &[f32]) -> Option<u32> {
-    let mut best: Option<(usize, f32)> = None;
-    for (i, &l) in logits.iter().enumerate() {
-        if l.is_nan() || l == f32::NEG_INFINITY {
-            continue;
-        }
-        if best.is_none_or(|(_, b)| l > b) {
-            best = Some((i, l));
-        }
+    let max = distribution::max_where(logits, |l| !l.is_nan());
+    if max == f32::NEG_INFINITY {
+        return None;
     }
-    best.and_then(|(i, _)| u32::try_from(i).ok())
+    let first = logits.iter().position(|&l| l == max)?;
+    u32::try_from(first).ok()
 }
 
 #[cfg(test)]
