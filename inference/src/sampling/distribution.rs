@@ -116,8 +116,8 @@ pub(crate) fn max_where(values: &[f32], keep: impl Fn(f32) -> bool) -> f32 {
 /// from plain arithmetic the compiler can vectorise: `x = k ln 2 + r` with `|r| <= ln 2 / 2`,
 /// then `2^k` times a degree-12 Taylor polynomial of `e^r` (remainder below 2e-16).
 fn exp_nonpositive(x: f64) -> f64 {
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LN2_HI: f64 = 0.693_147_180_369_123_8;
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     // 1.5 * 2^52: adding it rounds to an integer, held in the low bits of the mantissa.
     const SHIFTER: f64 = 6_755_399_441_055_744.0;
     const INVERSE_FACTORIALS: [f64; 13] = {
