@@ -21,8 +21,6 @@ use half::f16;
 
 /// Values per Q4_1 (and Q8_1) block.
 const BLOCK: usize = 32;
-/// Weight rows multiplied by every activation row before moving on (they stay in L1).
-const TILE: usize = 32;
 /// Contiguous runs of weight rows per thread and matmul.
 const PARTS_PER_THREAD: usize = 1;
 
@@ -171,16 +169,20 @@ impl QuantizedType for Q4_1Avx2 {
                 let columns = part * part_rows..n.min((part + 1) * part_rows);
                 let width = columns.len();
                 let mut local = vec![0f32; m * width];
-                for start in columns.clone().step_by(TILE) {
-                    let tile = start..columns.end.min(start + TILE);
-                    let offset = start - columns.start;
-                    for (i, out) in local.chunks_exact_mut(width).enumerate() {
-                        let act = &activations[i * row_blocks..(i + 1) * row_blocks];
-                        dot_rows(
-                            &rows[tile.clone()],
-                            act,
-                            &mut out[offset..offset + tile.len()],
-                        );
+                if m == 1 {
+                    dot_rows(&rows[columns.clone()], &activations, &mut local);
+                } else {
+                    // Prompts: each quad of rows is unpacked once for all activation rows.
+                    let mut quad_out = vec![[0f32; 4]; m];
+                    for start in columns.clone().step_by(4) {
+                        let end = columns.end.min(start + 4);
+                        let quad: [&[Block]; 4] =
+                            std::array::from_fn(|r| rows[(start + r).min(end - 1)]);
+                        dot4_many(quad, &activations, &mut quad_out);
+                        for (i, values) in quad_out.iter().enumerate() {
+                            let at = i * width + start - columns.start;
+                            local[at..at + end - start].copy_from_slice(&values[..end - start]);
+                        }
                     }
                 }
                 let mut dst = dst.lock().unwrap_or_else(|p| p.into_inner());
@@ -284,6 +286,26 @@ fn dot4(rows: [&[Block]; 4], act: &[Q8Block]) -> [f32; 4] {
     }
 }
 
+/// `out[i] = rows . acts[i]` for every activation row `i` (of `rows[0].len()` blocks).
+fn dot4_many(rows: [&[Block]; 4], acts: &[Q8Block], out: &mut [[f32; 4]]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        debug_assert!(cpu_supported());
+        #[allow(unsafe_code)]
+        // SAFETY: as in `dot4`: only reachable once `cpu_supported()` found the features.
+        unsafe {
+            avx2::dot4_many(rows, acts, out)
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let length = rows[0].len().max(1);
+        for (act, o) in acts.chunks_exact(length).zip(out) {
+            *o = dot4(rows, act);
+        }
+    }
+}
+
 /// The plain definition of one row's product, as candle computes it.
 #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
 fn portable_dot(row: &[Block], act: &[Q8Block]) -> f32 {
@@ -308,49 +330,48 @@ mod avx2 {
 
     use super::{Block, Q8Block};
 
-    /// Products of four weight rows with one activation row (all of `act.len()` blocks).
-    #[target_feature(enable = "avx2,fma,f16c")]
-    pub(super) fn dot4(rows: [&[Block]; 4], act: &[Q8Block]) -> [f32; 4] {
-        let rows = rows.map(|r| &r[..act.len()]);
-        let nibbles = _mm256_set1_epi8(0x0F);
+    /// The 32 values of a block as bytes 0..=15, in the activations' order.
+    #[target_feature(enable = "avx2")]
+    fn unpack(block: &Block) -> __m256i {
+        let packed: __m128i = bytemuck::cast(block.qs);
+        let high = _mm_srli_epi16(packed, 4);
+        _mm256_and_si256(_mm256_set_m128i(high, packed), _mm256_set1_epi8(0x0F))
+    }
+
+    /// The four blocks' scales and minimums as f32 lanes (f16 -> f32 in one instruction each).
+    #[target_feature(enable = "avx2,f16c")]
+    fn scales_and_minimums(blocks: [&Block; 4]) -> (__m128, __m128) {
+        let [a, b, c, d] = blocks;
+        let scales = _mm_set_epi16(0, 0, 0, 0, d.d as i16, c.d as i16, b.d as i16, a.d as i16);
+        let minimums = _mm_set_epi16(0, 0, 0, 0, d.m as i16, c.m as i16, b.m as i16, a.m as i16);
+        (_mm_cvtph_ps(scales), _mm_cvtph_ps(minimums))
+    }
+
+    /// One block's contribution to four rows: `acc[r] += d_w[r] * d_a * (weights[r] . act)`,
+    /// `mins += m_w * s_a`.
+    #[target_feature(enable = "avx2,fma")]
+    fn accumulate(
+        weights: &[__m256i; 4],
+        (d, m): (__m128, __m128),
+        a: &Q8Block,
+        acc: &mut [__m256; 4],
+        mins: &mut __m128,
+    ) {
+        let activations: __m256i = bytemuck::cast(a.qs);
+        *mins = _mm_fmadd_ps(m, _mm_set1_ps(a.s), *mins);
+        let scales: [f32; 4] = bytemuck::cast(_mm_mul_ps(d, _mm_set1_ps(a.d)));
         let ones = _mm256_set1_epi16(1);
-        let mut acc = [_mm256_setzero_ps(); 4];
-        let mut mins = _mm_setzero_ps();
-        for (b, a) in act.iter().enumerate() {
-            let activations: __m256i = bytemuck::cast(a.qs);
-            let blocks = [&rows[0][b], &rows[1][b], &rows[2][b], &rows[3][b]];
-            // The four scales and minimums, f16 -> f32 in one instruction each.
-            let d = _mm_cvtph_ps(_mm_set_epi16(
-                0,
-                0,
-                0,
-                0,
-                blocks[3].d as i16,
-                blocks[2].d as i16,
-                blocks[1].d as i16,
-                blocks[0].d as i16,
-            ));
-            let m = _mm_cvtph_ps(_mm_set_epi16(
-                0,
-                0,
-                0,
-                0,
-                blocks[3].m as i16,
-                blocks[2].m as i16,
-                blocks[1].m as i16,
-                blocks[0].m as i16,
-            ));
-            mins = _mm_fmadd_ps(m, _mm_set1_ps(a.s), mins);
-            let scales: [f32; 4] = bytemuck::cast(_mm_mul_ps(d, _mm_set1_ps(a.d)));
-            for r in 0..4 {
-                let packed: __m128i = bytemuck::cast(blocks[r].qs);
-                let high = _mm_srli_epi16(packed, 4);
-                let weights = _mm256_and_si256(_mm256_set_m128i(high, packed), nibbles);
-                let pairs = _mm256_maddubs_epi16(weights, activations);
-                let sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
-                acc[r] = _mm256_fmadd_ps(sums, _mm256_set1_ps(scales[r]), acc[r]);
-            }
+        for r in 0..4 {
+            // u8 x i8 pairs summed to i16 (at most 2 * 15 * 127: no saturation), then to i32.
+            let pairs = _mm256_maddubs_epi16(weights[r], activations);
+            let sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+            acc[r] = _mm256_fmadd_ps(sums, _mm256_set1_ps(scales[r]), acc[r]);
         }
+    }
+
+    /// The four rows' totals.
+    #[target_feature(enable = "avx2")]
+    fn totals(acc: [__m256; 4], mins: __m128) -> [f32; 4] {
         let mins: [f32; 4] = bytemuck::cast(mins);
         let mut out = [0f32; 4];
         for r in 0..4 {
@@ -358,6 +379,61 @@ mod avx2 {
             out[r] = lanes.iter().sum::<f32>() + mins[r];
         }
         out
+    }
+
+    /// Products of four weight rows with one activation row (all of `act.len()` blocks).
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) fn dot4(rows: [&[Block]; 4], act: &[Q8Block]) -> [f32; 4] {
+        let rows = rows.map(|r| &r[..act.len()]);
+        let mut acc = [_mm256_setzero_ps(); 4];
+        let mut mins = _mm_setzero_ps();
+        for (b, a) in act.iter().enumerate() {
+            let blocks = [&rows[0][b], &rows[1][b], &rows[2][b], &rows[3][b]];
+            let weights = [
+                unpack(blocks[0]),
+                unpack(blocks[1]),
+                unpack(blocks[2]),
+                unpack(blocks[3]),
+            ];
+            accumulate(
+                &weights,
+                scales_and_minimums(blocks),
+                a,
+                &mut acc,
+                &mut mins,
+            );
+        }
+        totals(acc, mins)
+    }
+
+    /// Products of four weight rows with every activation row of `acts` (rows of
+    /// `rows[0].len()` blocks), into `out`: the weights are unpacked once for all of them.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) fn dot4_many(rows: [&[Block]; 4], acts: &[Q8Block], out: &mut [[f32; 4]]) {
+        let length = rows[0].len();
+        let rows = rows.map(|r| &r[..length]);
+        let unpacked: Vec<([__m256i; 4], (__m128, __m128))> = (0..length)
+            .map(|b| {
+                let blocks = [&rows[0][b], &rows[1][b], &rows[2][b], &rows[3][b]];
+                (
+                    [
+                        unpack(blocks[0]),
+                        unpack(blocks[1]),
+                        unpack(blocks[2]),
+                        unpack(blocks[3]),
+                    ],
+                    scales_and_minimums(blocks),
+                )
+            })
+            .collect();
+        for (act, o) in acts.chunks_exact(length.max(1)).zip(out) {
+            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut mins = _mm_setzero_ps();
+            for ((weights, scales), a) in unpacked.iter().zip(act) {
+                accumulate(weights, *scales, a, &mut acc, &mut mins);
+            }
+            *o = totals(acc, mins);
+        }
     }
 }
 
