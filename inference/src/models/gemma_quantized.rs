@@ -19,7 +19,7 @@ use candle_core::{Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Activation, Embedding};
 use candle_transformers::quantized_nn::RmsNorm;
 
-use super::gguf_blocks::{Attention, AttentionDims, Reader, Rope, RopeStyle, softcap};
+use super::gguf_blocks::{Attention, AttentionDims, GatedMlp, Reader, Rope, RopeStyle, softcap};
 use super::quantized::impl_quantized_weights;
 use crate::models::repack::GgufReader;
 
@@ -63,9 +63,7 @@ struct Layer {
     post_attn_norm: RmsNorm,
     ffn_norm: RmsNorm,
     post_ffn_norm: RmsNorm,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    mlp: GatedMlp,
 }
 
 impl Layer {
@@ -73,9 +71,7 @@ impl Layer {
         let h = self.attn_norm.forward(x)?;
         let h = self.attention.forward(&h, position, d)?;
         let x = (self.post_attn_norm.forward(&h)? + x)?;
-        let h = self.ffn_norm.forward(&x)?;
-        let gate = Activation::GeluPytorchTanh.forward(&self.gate.forward(&h)?)?;
-        let h = self.down.forward(&(gate * self.up.forward(&h)?)?)?;
+        let h = self.mlp.forward(&self.ffn_norm.forward(&x)?)?;
         self.post_ffn_norm.forward(&h)? + x
     }
 }
@@ -174,9 +170,7 @@ impl GemmaWeights {
                 post_attn_norm: r.norm(&format!("{p}.post_attention_norm.weight"), eps)?,
                 ffn_norm: r.norm(&format!("{p}.ffn_norm.weight"), eps)?,
                 post_ffn_norm: r.norm(&format!("{p}.post_ffw_norm.weight"), eps)?,
-                gate: r.matmul(&format!("{p}.ffn_gate.weight"))?,
-                up: r.matmul(&format!("{p}.ffn_up.weight"))?,
-                down: r.matmul(&format!("{p}.ffn_down.weight"))?,
+                mlp: r.gated_mlp(l, Activation::GeluPytorchTanh)?,
             });
         }
         Ok(Self {
@@ -191,7 +185,7 @@ impl GemmaWeights {
     }
 
     /// Logits `(1, vocab)` for the last position of `input` `(1, seq)`, fed at `position`
-    /// (the cache must hold exactly `position` earlier tokens; position 0 starts afresh).
+    /// (the cache must hold at least `position` earlier tokens; later ones are dropped).
     pub fn forward(&mut self, input: &Tensor, position: usize) -> Result<Tensor> {
         let seq = input.dim(1)?;
         let mut x = (self.embed.forward(input)? * (self.hidden as f64).sqrt())?;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor, gguf_file};
 use candle_core::{DType, Device, Module, Result, Tensor};
+use candle_nn::Activation;
 use candle_transformers::quantized_nn::RmsNorm;
 
 use super::attention_cpu::CpuAttention;
@@ -82,12 +83,37 @@ impl Reader<'_> {
         })
     }
 
+    /// Layer `layer`'s gated MLP (`blk.<layer>.ffn_{gate,up,down}.weight`).
+    pub fn gated_mlp(&mut self, layer: usize, activation: Activation) -> Result<GatedMlp> {
+        Ok(GatedMlp {
+            gate: self.matmul(&format!("blk.{layer}.ffn_gate.weight"))?,
+            up: self.matmul(&format!("blk.{layer}.ffn_up.weight"))?,
+            down: self.matmul(&format!("blk.{layer}.ffn_down.weight"))?,
+            activation,
+        })
+    }
+
     /// The output projection: `output.weight`, or the token embeddings when the file ties them.
     pub fn output(&mut self) -> Result<QMatMul> {
         match self.tensor("output.weight") {
             Ok(t) => fast_q4_1(t),
             Err(_) => self.matmul("token_embd.weight"),
         }
+    }
+}
+
+/// `down(activation(gate(x)) * up(x))`.
+pub struct GatedMlp {
+    gate: QMatMul,
+    up: QMatMul,
+    down: QMatMul,
+    activation: Activation,
+}
+
+impl Module for GatedMlp {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let gate = self.activation.forward(&self.gate.forward(x)?)?;
+        self.down.forward(&(gate * self.up.forward(x)?)?)
     }
 }
 

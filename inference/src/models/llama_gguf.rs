@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, gguf_file};
 use candle_core::{Device, IndexOp, Module, Result, Tensor};
-use candle_nn::Embedding;
+use candle_nn::{Activation, Embedding};
 use candle_transformers::models::quantized_llama::{MAX_SEQ_LEN, ModelWeights};
 use candle_transformers::quantized_nn::RmsNorm;
 
-use super::gguf_blocks::{Attention, AttentionDims, Reader, Rope, RopeStyle};
+use super::gguf_blocks::{Attention, AttentionDims, GatedMlp, Reader, Rope, RopeStyle};
 use super::quantized::{ContextRule, GgufLm, QuantizedWeights};
 use crate::models::repack::GgufReader;
 
@@ -75,9 +75,7 @@ struct Layer {
     attention: Attention,
     attn_norm: RmsNorm,
     ffn_norm: RmsNorm,
-    gate: QMatMul,
-    up: QMatMul,
-    down: QMatMul,
+    mlp: GatedMlp,
 }
 
 impl Layer {
@@ -86,10 +84,7 @@ impl Layer {
             .attention
             .forward(&self.attn_norm.forward(x)?, position, d)?;
         let x = (h + x)?;
-        let h = self.ffn_norm.forward(&x)?;
-        let gate = candle_nn::ops::silu(&self.gate.forward(&h)?)?;
-        let h = self.down.forward(&(gate * self.up.forward(&h)?)?)?;
-        h + x
+        self.mlp.forward(&self.ffn_norm.forward(&x)?)? + x
     }
 }
 
@@ -164,9 +159,7 @@ impl DenseLlama {
                 attention: r.attention(l, None, None, rope.clone())?,
                 attn_norm: r.norm(&format!("{p}.attn_norm.weight"), eps)?,
                 ffn_norm: r.norm(&format!("{p}.ffn_norm.weight"), eps)?,
-                gate: r.matmul(&format!("{p}.ffn_gate.weight"))?,
-                up: r.matmul(&format!("{p}.ffn_up.weight"))?,
-                down: r.matmul(&format!("{p}.ffn_down.weight"))?,
+                mlp: r.gated_mlp(l, Activation::Silu)?,
             });
         }
         Ok(Self {
@@ -179,7 +172,7 @@ impl DenseLlama {
     }
 
     /// Logits `(1, vocab)` for the last position of `input` `(1, seq)`, fed at `position`
-    /// (the cache must hold exactly `position` earlier tokens; position 0 starts afresh).
+    /// (the cache must hold at least `position` earlier tokens; later ones are dropped).
     pub fn forward(&mut self, input: &Tensor, position: usize) -> Result<Tensor> {
         let seq = input.dim(1)?;
         let mut x = self.embed.forward(input)?;
