@@ -18,7 +18,8 @@
 //! This crate knows nothing of policies: guardrails act on its inputs and outputs.
 
 // `unsafe` is denied everywhere except one commented function in `threads` that sets the
-// environment variables candle sizes its thread pools from.
+// environment variables candle sizes its thread pools from, and the two commented calls into
+// the AVX2 Q4_1 kernel in `models::q4_1_cpu` (made with proof of a run-time CPU check).
 #![deny(unsafe_code)]
 
 pub mod chat;

@@ -9,8 +9,8 @@
 //! products equal candle's up to the order of float additions. Other CPUs and types keep
 //! candle's storage.
 //!
-//! The kernel is the one `unsafe` call site here: calling a `#[target_feature]` function,
-//! after checking at run time that the CPU has those features.
+//! The only `unsafe` here is calling the `#[target_feature]` kernel (two call sites), with a
+//! [`Features`] token in hand that only a run-time check of the CPU creates.
 
 use std::borrow::Cow;
 use std::sync::Mutex;
@@ -101,6 +101,17 @@ fn cpu_supported() -> bool {
     }
 }
 
+/// Proof that this CPU has AVX2, FMA and F16C, which the kernel needs: only
+/// [`Features::detect`] makes one, so every call into the kernel carries the check with it.
+#[derive(Debug, Clone, Copy)]
+struct Features(());
+
+impl Features {
+    fn detect() -> Option<Self> {
+        cpu_supported().then_some(Features(()))
+    }
+}
+
 /// `tensor` as a matmul: with the AVX2 kernel when it is a Q4_1 matrix on a CPU that has
 /// AVX2, FMA and F16C; otherwise as candle builds it.
 pub fn fast_q4_1(tensor: QTensor) -> Result<QMatMul> {
@@ -154,6 +165,9 @@ impl QuantizedType for Q4_1Avx2 {
                 dst.len()
             )
         }
+        let Some(features) = Features::detect() else {
+            candle_core::bail!("the Q4_1 kernel needs a CPU with AVX2, FMA and F16C")
+        };
         let activations: Vec<Q8Block> = lhs.chunks_exact(BLOCK).map(Q8Block::quantize).collect();
         let row_blocks = k / BLOCK;
         let rows: Vec<&[Block]> = self.blocks.chunks_exact(row_blocks).collect();
@@ -170,7 +184,7 @@ impl QuantizedType for Q4_1Avx2 {
                 let width = columns.len();
                 let mut local = vec![0f32; m * width];
                 if m == 1 {
-                    dot_rows(&rows[columns.clone()], &activations, &mut local);
+                    dot_rows(features, &rows[columns.clone()], &activations, &mut local);
                 } else {
                     // Prompts: each quad of rows is unpacked once for all activation rows.
                     let mut quad_out = vec![[0f32; 4]; m];
@@ -178,7 +192,7 @@ impl QuantizedType for Q4_1Avx2 {
                         let end = columns.end.min(start + 4);
                         let quad: [&[Block]; 4] =
                             std::array::from_fn(|r| rows[(start + r).min(end - 1)]);
-                        dot4_many(quad, &activations, &mut quad_out);
+                        dot4_many(features, quad, &activations, &mut quad_out);
                         for (i, values) in quad_out.iter().enumerate() {
                             let at = i * width + start - columns.start;
                             local[at..at + end - start].copy_from_slice(&values[..end - start]);
@@ -257,25 +271,24 @@ fn requantize(xs: &[f32], imatrix: Option<(&[f32], usize)>) -> Vec<Block> {
 }
 
 /// `out[c] = rows[c] . act` for every row: four rows at a time through the kernel.
-fn dot_rows(rows: &[&[Block]], act: &[Q8Block], out: &mut [f32]) {
+fn dot_rows(features: Features, rows: &[&[Block]], act: &[Q8Block], out: &mut [f32]) {
     let mut quads = rows.chunks_exact(4);
     let mut outs = out.chunks_exact_mut(4);
     for (quad, o) in (&mut quads).zip(&mut outs) {
-        o.copy_from_slice(&dot4([quad[0], quad[1], quad[2], quad[3]], act));
+        o.copy_from_slice(&dot4(features, [quad[0], quad[1], quad[2], quad[3]], act));
     }
     for (row, o) in quads.remainder().iter().zip(outs.into_remainder()) {
-        *o = dot4([row, row, row, row], act)[0];
+        *o = dot4(features, [row, row, row, row], act)[0];
     }
 }
 
-fn dot4(rows: [&[Block]; 4], act: &[Q8Block]) -> [f32; 4] {
+/// Four rows' products with one activation row.
+fn dot4(_: Features, rows: [&[Block]; 4], act: &[Q8Block]) -> [f32; 4] {
     #[cfg(target_arch = "x86_64")]
     {
-        // Only reachable through `fast_q4_1`, which checked the features.
-        debug_assert!(cpu_supported());
         #[allow(unsafe_code)]
-        // SAFETY: a `Q4_1Avx2` exists only when `cpu_supported()` found AVX2, FMA and F16C on
-        // this CPU, which is all `avx2::dot4` requires; it reads only through safe slices.
+        // SAFETY: `Features` proves that this CPU has AVX2, FMA and F16C, all that
+        // `avx2::dot4` requires; it reads only through safe slices.
         unsafe {
             avx2::dot4(rows, act)
         }
@@ -287,12 +300,12 @@ fn dot4(rows: [&[Block]; 4], act: &[Q8Block]) -> [f32; 4] {
 }
 
 /// `out[i] = rows . acts[i]` for every activation row `i` (of `rows[0].len()` blocks).
-fn dot4_many(rows: [&[Block]; 4], acts: &[Q8Block], out: &mut [[f32; 4]]) {
+fn dot4_many(features: Features, rows: [&[Block]; 4], acts: &[Q8Block], out: &mut [[f32; 4]]) {
     #[cfg(target_arch = "x86_64")]
     {
-        debug_assert!(cpu_supported());
+        let _ = features;
         #[allow(unsafe_code)]
-        // SAFETY: as in `dot4`: only reachable once `cpu_supported()` found the features.
+        // SAFETY: as in `dot4`: `Features` proves the CPU has what the kernel requires.
         unsafe {
             avx2::dot4_many(rows, acts, out)
         }
@@ -301,7 +314,7 @@ fn dot4_many(rows: [&[Block]; 4], acts: &[Q8Block], out: &mut [[f32; 4]]) {
     {
         let length = rows[0].len().max(1);
         for (act, o) in acts.chunks_exact(length).zip(out) {
-            *o = dot4(rows, act);
+            *o = dot4(features, rows, act);
         }
     }
 }
@@ -485,8 +498,8 @@ mod tests {
             .map(Q8Block::quantize)
             .collect();
         let rows: Vec<&[Block]> = blocks.chunks_exact(8).collect();
-        if cpu_supported() {
-            let got = dot4([rows[0], rows[1], rows[2], rows[3]], &act);
+        if let Some(features) = Features::detect() {
+            let got = dot4(features, [rows[0], rows[1], rows[2], rows[3]], &act);
             for (row, g) in rows.iter().zip(got) {
                 let want = portable_dot(row, &act);
                 assert!(
