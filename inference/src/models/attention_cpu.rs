@@ -68,6 +68,7 @@ impl<'a> View<'a> {
         })
     }
 
+    #[inline]
     fn row(&self, b: usize, h: usize, i: usize) -> &'a [f32] {
         let start = b * self.strides[0] + h * self.strides[1] + i * self.strides[2];
         &self.data[start..start + self.dims[3]]
@@ -76,6 +77,7 @@ impl<'a> View<'a> {
 
 /// `a . b`, with eight running sums so that the compiler can vectorise it (one running sum
 /// must add in order, which it may not reorder).
+#[inline]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut sums = [0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
@@ -137,10 +139,12 @@ struct KeyRows<'a> {
 }
 
 impl KeyRows<'_> {
+    #[inline]
     fn key(&self, j: usize) -> &[f32] {
         self.k.row(self.b, self.h, j)
     }
 
+    #[inline]
     fn value(&self, j: usize) -> &[f32] {
         self.v.row(self.b, self.h, j)
     }
