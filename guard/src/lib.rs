@@ -61,3 +61,15 @@ pub use policy::{Policy, PolicyError, Rule};
 pub use stream::{OutputStream, StreamChunk};
 pub use types::{Action, BlockInfo, Decision, DetectorCost, Direction, Finding, Severity, Verdict};
 pub use vault::{RedactionVault, VaultEntry};
+
+/// Texts of up to `max_pieces` of `pieces` in any order and number (the property tests'
+/// haystacks: the pieces are what makes each test's code paths meet).
+#[cfg(test)]
+pub(crate) fn text_of(
+    pieces: &[&'static str],
+    max_pieces: usize,
+) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::strategy::Strategy;
+    proptest::collection::vec(proptest::sample::select(pieces.to_vec()), 0..max_pieces)
+        .prop_map(|pieces| pieces.concat())
+}

@@ -449,16 +449,15 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn replayed_offsets_equal_a_full_walk(
-            pieces in proptest::collection::vec(
-                proptest::sample::select(vec![
+            hay in crate::text_of(
+                &[
                     "a", "B", "7", " ", "\n", "-", "&#105;", "&amp;", "%6F", "%2", "<b>", "</i>",
                     "\\x41", "\\u0067", "é", "\u{1F642}", "ж", "@", "$", "          ", "\t\t",
-                ]),
-                0..400,
+                ],
+                400,
             ),
             skip in 0usize..40,
         ) {
-            let hay: String = pieces.concat();
             let mut start = skip.min(hay.len());
             while !hay.is_char_boundary(start) {
                 start -= 1;
