@@ -9,10 +9,10 @@ mod common;
 
 use std::path::Path;
 
+use candle_core::Device;
 use candle_core::quantized::{GgmlDType, gguf_file};
-use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama;
-use common::tiny::{TinyGguf, byte_tokenizer, max_abs_diff};
+use common::tiny::{Reference, TinyGguf, byte_tokenizer, max_abs_diff, uncached};
 use palisade_inference::{Engine, GenerationParams, LoadOptions};
 
 const HIDDEN: usize = 256;
@@ -65,20 +65,13 @@ fn write_model(dir: &Path, dtype: GgmlDType) -> std::path::PathBuf {
     path
 }
 
-/// candle's logits for the whole of `ids`, without a cache.
-fn candle_logits(path: &Path, ids: &[u32]) -> Vec<f32> {
+/// candle's `quantized_llama` on the file, run over the whole sequence without a cache.
+fn reference(path: &Path) -> Reference {
     let mut file = std::fs::File::open(path).expect("opens");
     let content = gguf_file::Content::read(&mut file).expect("reads header");
-    let mut model = quantized_llama::ModelWeights::from_gguf(content, &mut file, &Device::Cpu)
+    let model = quantized_llama::ModelWeights::from_gguf(content, &mut file, &Device::Cpu)
         .expect("candle loads the file");
-    let input = Tensor::new(ids, &Device::Cpu)
-        .and_then(|t| t.unsqueeze(0))
-        .expect("input");
-    model
-        .forward(&input, 0)
-        .and_then(|t| t.flatten_all())
-        .and_then(|t| t.to_vec1())
-        .expect("candle forward")
+    uncached(model, |m, x| m.forward(x, 0))
 }
 
 #[test]
@@ -108,10 +101,11 @@ fn every_quantized_type_matches_candle() {
             .expect("starts")
             .map(|e| e.expect("token"))
             .collect();
+        let mut reference = reference(&path);
         let mut sequence = ids.clone();
         for event in &events {
             let ours = engine.next_token_logits(&sequence).expect("logits");
-            let theirs = candle_logits(&path, &sequence);
+            let theirs = reference(&sequence);
             let diff = max_abs_diff(&ours, &theirs);
             assert!(diff < 1e-3, "{dtype:?}: logits differ by {diff}");
             let best = palisade_inference::sampling::argmax(&theirs).expect("a best token");
