@@ -21,8 +21,6 @@ use half::f16;
 
 /// Values per Q4_1 (and Q8_1) block.
 const BLOCK: usize = 32;
-/// Contiguous runs of weight rows per thread and matmul.
-const PARTS_PER_THREAD: usize = 1;
 
 /// One GGUF Q4_1 block: `value = d * q + m` for the 32 nibbles `q`, low nibbles first.
 #[repr(C)]
@@ -165,6 +163,11 @@ impl QuantizedType for Q4_1Avx2 {
                 dst.len()
             )
         }
+        if k == 0 || m == 0 || n == 0 {
+            // Nothing to compute: no output, or rows of no values (empty sums).
+            dst[..m * n].fill(0.0);
+            return Ok(());
+        }
         let Some(features) = Features::detect() else {
             candle_core::bail!("the Q4_1 kernel needs a CPU with AVX2, FMA and F16C")
         };
@@ -172,31 +175,25 @@ impl QuantizedType for Q4_1Avx2 {
         let row_blocks = k / BLOCK;
         let rows: Vec<&[Block]> = self.blocks.chunks_exact(row_blocks).collect();
         let dst = Mutex::new(&mut dst[..m * n]);
-        // Each thread takes long contiguous runs of rows (what the hardware prefetcher streams
-        // best); within a run, tiles of rows stay in L1 across the activation rows.
+        // Each thread takes one long contiguous run of rows (what the hardware prefetcher
+        // streams best), four rows at a time.
         let pool = candle_core::utils::barrier_pool();
-        let part_rows = n
-            .div_ceil((pool.n_workers() + 1) * PARTS_PER_THREAD)
-            .next_multiple_of(4);
+        let part_rows = n.div_ceil(pool.n_workers() + 1).next_multiple_of(4);
         pool.execute_chunked(n.div_ceil(part_rows), |parts| {
             for part in parts {
                 let columns = part * part_rows..n.min((part + 1) * part_rows);
                 let width = columns.len();
                 let mut local = vec![0f32; m * width];
-                if m == 1 {
-                    dot_rows(features, &rows[columns.clone()], &activations, &mut local);
-                } else {
-                    // Prompts: each quad of rows is unpacked once for all activation rows.
-                    let mut quad_out = vec![[0f32; 4]; m];
-                    for start in columns.clone().step_by(4) {
-                        let end = columns.end.min(start + 4);
-                        let quad: [&[Block]; 4] =
-                            std::array::from_fn(|r| rows[(start + r).min(end - 1)]);
-                        dot4_many(features, quad, &activations, &mut quad_out);
-                        for (i, values) in quad_out.iter().enumerate() {
-                            let at = i * width + start - columns.start;
-                            local[at..at + end - start].copy_from_slice(&values[..end - start]);
-                        }
+                let mut quad_out = vec![[0f32; 4]; m];
+                for start in columns.clone().step_by(4) {
+                    let end = columns.end.min(start + 4);
+                    // A last quad short of four rows repeats its last row.
+                    let quad: [&[Block]; 4] =
+                        std::array::from_fn(|r| rows[(start + r).min(end - 1)]);
+                    dot4_many(features, quad, &activations, &mut quad_out);
+                    for (i, values) in quad_out.iter().enumerate() {
+                        let at = i * width + start - columns.start;
+                        local[at..at + end - start].copy_from_slice(&values[..end - start]);
                     }
                 }
                 let mut dst = dst.lock().unwrap_or_else(|p| p.into_inner());
@@ -270,18 +267,6 @@ fn requantize(xs: &[f32], imatrix: Option<(&[f32], usize)>) -> Vec<Block> {
     quantized.unwrap_or_default()
 }
 
-/// `out[c] = rows[c] . act` for every row: four rows at a time through the kernel.
-fn dot_rows(features: Features, rows: &[&[Block]], act: &[Q8Block], out: &mut [f32]) {
-    let mut quads = rows.chunks_exact(4);
-    let mut outs = out.chunks_exact_mut(4);
-    for (quad, o) in (&mut quads).zip(&mut outs) {
-        o.copy_from_slice(&dot4(features, [quad[0], quad[1], quad[2], quad[3]], act));
-    }
-    for (row, o) in quads.remainder().iter().zip(outs.into_remainder()) {
-        *o = dot4(features, [row, row, row, row], act)[0];
-    }
-}
-
 /// Four rows' products with one activation row.
 fn dot4(_: Features, rows: [&[Block]; 4], act: &[Q8Block]) -> [f32; 4] {
     #[cfg(target_arch = "x86_64")]
@@ -301,6 +286,11 @@ fn dot4(_: Features, rows: [&[Block]; 4], act: &[Q8Block]) -> [f32; 4] {
 
 /// `out[i] = rows . acts[i]` for every activation row `i` (of `rows[0].len()` blocks).
 fn dot4_many(features: Features, rows: [&[Block]; 4], acts: &[Q8Block], out: &mut [[f32; 4]]) {
+    if acts.len() == rows[0].len() {
+        // One activation row (a decode step): nothing to gain from unpacking the rows ahead.
+        out[0] = dot4(features, rows, acts);
+        return;
+    }
     #[cfg(target_arch = "x86_64")]
     {
         let _ = features;
@@ -548,5 +538,12 @@ mod tests {
         assert!(storage.matmul_t((1, 64, 3), &[0.0; 64], &mut dst).is_err());
         assert!(storage.matmul_t((1, 64, 2), &[0.0; 63], &mut dst).is_err());
         assert!(blocks_from_bytes(&[0u8; 21]).is_err());
+        // Rows of no values multiply to zeros, not to a panic.
+        let empty = Q4_1Avx2 { blocks: Vec::new() };
+        let mut dst = vec![1f32; 6];
+        empty
+            .matmul_t((2, 0, 3), &[], &mut dst)
+            .expect("empty rows");
+        assert_eq!(dst, [0.0; 6]);
     }
 }
