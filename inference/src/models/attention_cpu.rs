@@ -185,6 +185,10 @@ impl CustomOp3 for CpuAttention {
         }
         let first = total - self.seq;
         let mut out = vec![0f32; batch * heads * rows * dim];
+        if dim == 0 {
+            // Heads of no values: the output is as empty.
+            return Ok((CpuStorage::F32(out), Shape::from((batch, heads, rows, dim))));
+        }
         // Work items: runs of query rows of one (batch, kv head).
         let runs = rows.div_ceil(ROWS_PER_ITEM);
         let items = batch * heads * runs;
@@ -315,5 +319,11 @@ mod tests {
         assert!(q5.apply_op3_no_bwd(&k, &k, &five).is_err());
         let f16 = k.to_dtype(candle_core::DType::F16).expect("f16");
         assert!(q.apply_op3_no_bwd(&f16, &f16, &op).is_err());
+        // Heads of no values give an empty output, not a panic.
+        let empty = random((1, 2, 3, 0), 5);
+        let out = empty
+            .apply_op3_no_bwd(&random((1, 2, 4, 0), 6), &random((1, 2, 4, 0), 7), &op)
+            .expect("empty heads");
+        assert_eq!(out.dims(), [1, 2, 3, 0]);
     }
 }
