@@ -500,6 +500,20 @@ fn unsupported_or_broken_files_are_clear_load_errors() {
         "{err}"
     );
 
+    // Zero attention heads is a Weights error naming the heads, in our own families too
+    // (Gemma without `key_length` divides the embedding by the head count).
+    for family in [&LLAMA, &GEMMA2] {
+        let mut no_heads = build(family);
+        no_heads
+            .u32(&format!("{}.attention.head_count", family.arch), 0)
+            .remove(&format!("{}.attention.key_length", family.arch));
+        let path = dir.path().join(format!("no-heads-{}.gguf", family.arch));
+        no_heads.write(&path);
+        let err = load(&path);
+        assert!(matches!(err, LoadError::Weights { .. }), "{err}");
+        assert!(err.to_string().contains("0 attention heads"), "{err}");
+    }
+
     // A missing tensor is a Weights error naming it (not a panic).
     let mut no_tensor = build(&PHI3);
     no_tensor.drop_tensor("blk.1.attn_qkv.weight");

@@ -103,8 +103,7 @@ impl GemmaWeights {
             device,
             prefix: generation.prefix(),
         };
-        let heads = r.usize("attention.head_count")?;
-        let kv_heads = r.usize("attention.head_count_kv")?;
+        let (heads, kv_heads) = r.head_counts()?;
         let hidden = r.usize("embedding_length")?;
         let blocks = r.usize("block_count")?;
         let head_dim = match r.meta("attention.key_length") {

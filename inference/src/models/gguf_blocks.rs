@@ -1,6 +1,6 @@
 //! The pieces our own quantized GGUF models (Llama, Gemma 2 and 3) are built from: a tensor
-//! and metadata reader, rotary tables in both GGUF conventions, the attention mask, and one
-//! grouped-query attention block with a KV cache.
+//! and metadata reader, rotary tables in both GGUF conventions, the attention mask, one
+//! grouped-query attention block with a KV cache, and the gated MLP.
 //!
 //! Matrices are read through [`fast_q4_1`], so Q4_1 files run the AVX2 kernel where the CPU
 //! has it.
@@ -55,6 +55,15 @@ impl Reader<'_> {
             Some(v) => Ok(v.to_u32()? as usize),
             None => candle_core::bail!("cannot find {}.{key} in metadata", self.prefix),
         }
+    }
+
+    /// `(query heads, key/value heads)` from `attention.head_count` and
+    /// `attention.head_count_kv`, checked before anything divides by them.
+    pub fn head_counts(&self) -> Result<(usize, usize)> {
+        let heads = self.usize("attention.head_count")?;
+        let kv_heads = self.usize("attention.head_count_kv")?;
+        check_heads(heads, kv_heads)?;
+        Ok((heads, kv_heads))
     }
 
     /// The optional float `<prefix>.<key>`.
@@ -225,9 +234,7 @@ impl AttentionDims {
         scale: f64,
         softcap: Option<f64>,
     ) -> Result<Self> {
-        if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
-            candle_core::bail!("{heads} attention heads cannot share {kv_heads} key/value heads");
-        }
+        check_heads(heads, kv_heads)?;
         Ok(Self {
             heads,
             kv_heads,
@@ -236,6 +243,14 @@ impl AttentionDims {
             softcap,
         })
     }
+}
+
+/// Grouped-query attention needs key/value heads that divide the (nonzero) query heads.
+fn check_heads(heads: usize, kv_heads: usize) -> Result<()> {
+    if heads == 0 || kv_heads == 0 || !heads.is_multiple_of(kv_heads) {
+        candle_core::bail!("{heads} attention heads cannot share {kv_heads} key/value heads");
+    }
+    Ok(())
 }
 
 /// One grouped-query self-attention block with its KV cache.

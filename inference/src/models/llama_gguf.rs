@@ -112,11 +112,10 @@ impl DenseLlama {
             device,
             prefix: "llama",
         };
-        let heads = r.usize("attention.head_count")?;
-        let kv_heads = r.usize("attention.head_count_kv")?;
+        let (heads, kv_heads) = r.head_counts()?;
         let hidden = r.usize("embedding_length")?;
         let blocks = r.usize("block_count")?;
-        if heads == 0 || !hidden.is_multiple_of(heads) {
+        if !hidden.is_multiple_of(heads) {
             candle_core::bail!("an embedding of {hidden} cannot be split into {heads} heads");
         }
         let head_dim = hidden / heads;
