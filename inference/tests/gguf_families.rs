@@ -514,6 +514,24 @@ fn unsupported_or_broken_files_are_clear_load_errors() {
         assert!(err.to_string().contains("0 attention heads"), "{err}");
     }
 
+    // Our Llama refuses heads that do not split the embedding, and partial rotary embeddings.
+    for (key, value, message) in [
+        (
+            "llama.attention.head_count",
+            3,
+            "cannot be split into 3 heads",
+        ),
+        ("llama.rope.dimension_count", 4, "partial rotary embeddings"),
+    ] {
+        let mut odd = build(&LLAMA);
+        odd.u32(key, value).u32("llama.attention.head_count_kv", 1);
+        let path = dir.path().join("odd-llama.gguf");
+        odd.write(&path);
+        let err = load(&path);
+        assert!(matches!(err, LoadError::Weights { .. }), "{err}");
+        assert!(err.to_string().contains(message), "{err}");
+    }
+
     // A missing tensor is a Weights error naming it (not a panic).
     let mut no_tensor = build(&PHI3);
     no_tensor.drop_tensor("blk.1.attn_qkv.weight");
