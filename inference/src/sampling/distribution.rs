@@ -153,17 +153,17 @@ pub fn top_logprobs(logits: &[f32], stats: &DistributionStats, n: usize) -> Vec<
     // The best so far, most likely first; a later equal logit never displaces an earlier one
     // (lower ids win ties), so the scan only inserts logits strictly above the n-th best.
     let mut best: Vec<(f32, u32)> = Vec::with_capacity(n + 1);
+    // What a logit must beat to enter: the n-th best once there are n.
+    let floor = |best: &[(f32, u32)]| match best.get(n - 1) {
+        Some(&(logit, _)) => logit,
+        None => f32::NEG_INFINITY,
+    };
     for (c, chunk) in logits.chunks(CHUNK).enumerate() {
-        let floor = match best.get(n - 1) {
-            Some(&(logit, _)) => logit,
-            None => f32::NEG_INFINITY,
-        };
-        if best.len() == n && max_where(chunk, f32::is_finite) <= floor {
+        if max_where(chunk, f32::is_finite) <= floor(&best) {
             continue;
         }
         for (i, &logit) in chunk.iter().enumerate() {
-            let full = best.len() == n;
-            if !logit.is_finite() || (full && logit <= best[n - 1].0) {
+            if !logit.is_finite() || logit <= floor(&best) {
                 continue;
             }
             let Ok(id) = u32::try_from(c * CHUNK + i) else {
