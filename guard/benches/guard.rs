@@ -24,11 +24,25 @@ const PROSE: &[&str] = &[
     "Résumé: café, naïve façade — «quotes» and emoji 🙂 are part of normal text too. ",
 ];
 
+/// Text in scripts without case and with emoji, where every character takes the normaliser's
+/// non-ASCII path.
+const NON_LATIN: &[&str] = &[
+    "请帮我计划一次去里斯本的三日游，预算大约九百欧元。🙂 ",
+    "日本語のテキストも普通に使われます。よろしくお願いします！🎉👍 ",
+    "Привет! Можно ли забронировать номер на двоих? ",
+    "मुझे लिस्बन में एक छोटा होटल चाहिए। ",
+];
+
 fn mixed(len: usize) -> String {
+    repeat_to(PROSE, len)
+}
+
+/// `pieces` repeated in turn, cut to at most `len` bytes on a character boundary.
+fn repeat_to(pieces: &[&str], len: usize) -> String {
     let mut s = String::with_capacity(len + 128);
     let mut i = 0;
     while s.len() < len {
-        s.push_str(PROSE[i % PROSE.len()]);
+        s.push_str(pieces[i % pieces.len()]);
         i += 1;
     }
     let mut end = len.min(s.len());
@@ -67,6 +81,11 @@ fn throughput(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(text.len() as u64));
     group.bench_function("input_256KB", |b| {
         b.iter(|| black_box(guard.check(Direction::Input, black_box(&text))))
+    });
+    let non_latin = repeat_to(NON_LATIN, 256 * 1024);
+    group.throughput(Throughput::Bytes(non_latin.len() as u64));
+    group.bench_function("input_256KB_non_latin", |b| {
+        b.iter(|| black_box(guard.check(Direction::Input, black_box(&non_latin))))
     });
     group.finish();
 }

@@ -91,7 +91,9 @@ impl<'a> View<'a> {
             _ if orig.is_ascii() => {
                 let text =
                     if kind == ViewKind::Lower && orig.bytes().any(|b| b.is_ascii_uppercase()) {
-                        Cow::Owned(orig.to_ascii_lowercase())
+                        let mut bytes = orig.as_bytes().to_vec();
+                        lower_ascii_in_place(&mut bytes);
+                        Cow::Owned(into_text(bytes))
                     } else {
                         Cow::Borrowed(orig)
                     };
@@ -111,15 +113,12 @@ impl<'a> View<'a> {
     /// the view from the original text.
     pub fn lowered(&self) -> Option<View<'a>> {
         let from = self.text.as_ref();
-        let mut text = String::with_capacity(from.len());
+        let mut bytes = from.as_bytes().to_vec();
+        lower_ascii_in_place(&mut bytes);
         let mut pos = 0;
-        while pos < from.len() {
-            let run = ascii_run(&from.as_bytes()[pos..]);
-            let start = text.len();
-            text.push_str(&from[pos..pos + run]);
-            text[start..].make_ascii_lowercase();
-            pos += run;
-            let Some(c) = from[pos..].chars().next() else {
+        loop {
+            pos += ascii_run(from.as_bytes().get(pos..)?);
+            let Some(c) = from.get(pos..).and_then(|rest| rest.chars().next()) else {
                 break;
             };
             if lowers_to_other(c) {
@@ -128,14 +127,13 @@ impl<'a> View<'a> {
                 if lower.next().is_some() || l.len_utf8() != c.len_utf8() {
                     return None;
                 }
-                text.push(l);
-            } else {
-                text.push(c);
+                let slot = bytes.get_mut(pos..pos + c.len_utf8())?;
+                l.encode_utf8(slot);
             }
             pos += c.len_utf8();
         }
         Some(View {
-            text: Cow::Owned(text),
+            text: Cow::Owned(String::from_utf8(bytes).ok()?),
             map: self.map.clone(),
             orig_len: self.orig_len,
         })
@@ -196,7 +194,7 @@ impl<'a> View<'a> {
 
 fn build_mapped(orig: &str, lower: bool) -> View<'static> {
     let bytes = orig.as_bytes();
-    let mut text = String::with_capacity(orig.len() + 8);
+    let mut text: Vec<u8> = Vec::with_capacity(orig.len() + 8);
     let mut map: Vec<MapEntry> = Vec::with_capacity(16);
     let mut buf = String::new();
     let mut pos = 0;
@@ -218,9 +216,9 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
                 });
             }
             let start = text.len();
-            text.push_str(&orig[pos..fast]);
+            text.extend_from_slice(&bytes[pos..fast]);
             if lower {
-                text[start..].make_ascii_lowercase();
+                lower_ascii_in_place(&mut text[start..]);
             }
             pos = fast;
             continue;
@@ -252,10 +250,40 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
         verbatim: false,
     });
     View {
-        text: Cow::Owned(text),
+        text: Cow::Owned(into_text(text)),
         map: Some(map),
         orig_len: orig.len(),
     }
+}
+
+/// The text of bytes built from whole characters (always UTF-8; a bug would show as U+FFFD
+/// rather than a panic).
+fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// Lower-cases the ASCII letters of `bytes` in place, eight bytes at a time; every other byte
+/// (UTF-8 sequences included) is left as it is.
+pub(crate) fn lower_ascii_in_place(bytes: &mut [u8]) {
+    let mut words = bytes.chunks_exact_mut(8);
+    for word in &mut words {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(word);
+        word.copy_from_slice(&lower_ascii_word(u64::from_le_bytes(w)).to_le_bytes());
+    }
+    words.into_remainder().make_ascii_lowercase();
+}
+
+/// [`u8::to_ascii_lowercase`] on each byte of a word. Each byte's low seven bits plus a constant
+/// stays below 256, so no carry crosses into the next byte.
+fn lower_ascii_word(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let low7 = w & !HIGH;
+    let at_least_a = low7 + ONES * u64::from(0x80 - b'A');
+    let above_z = low7 + ONES * u64::from(0x80 - b'Z' - 1);
+    let upper = at_least_a & !above_z & !w & HIGH;
+    w | (upper >> 2)
 }
 
 /// The segment's only character, when it is visible and already in NFKC.
@@ -268,13 +296,16 @@ fn single_stable_char(seg: &str) -> Option<char> {
 /// Appends `c`, lower-cased when `lower` is set. Characters that are not alphabetic, or already
 /// lower case, have no lower-case mapping (checked for every character by a test), which spares
 /// the mapping table's search for most of them.
-fn push_char(text: &mut String, c: char, lower: bool) {
+fn push_char(text: &mut Vec<u8>, c: char, lower: bool) {
+    let mut utf8 = [0u8; 4];
     if !lower || c.is_ascii_lowercase() || (!c.is_ascii() && !lowers_to_other(c)) {
-        text.push(c);
+        text.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
     } else if c.is_ascii() {
-        text.push(c.to_ascii_lowercase());
+        text.push(c.to_ascii_lowercase() as u8);
     } else {
-        text.extend(c.to_lowercase());
+        for l in c.to_lowercase() {
+            text.extend_from_slice(l.encode_utf8(&mut utf8).as_bytes());
+        }
     }
 }
 
@@ -419,6 +450,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn word_lowering_matches_byte_lowering_for_every_byte_in_every_lane() {
+        for b in 0..=255u8 {
+            for lane in 0..8 {
+                let mut bytes: Vec<u8> = b"Az@[`{\x7fZ".to_vec();
+                bytes[lane] = b;
+                let want: Vec<u8> = bytes.iter().map(u8::to_ascii_lowercase).collect();
+                let mut got = bytes.clone();
+                lower_ascii_in_place(&mut got);
+                assert_eq!(got, want, "byte {b:#04x} in lane {lane}");
+            }
+        }
+        let mut odd = b"HELLO, World! \xc3\x89t\xc3\xa9 ZZ".to_vec();
+        let want: Vec<u8> = odd.iter().map(u8::to_ascii_lowercase).collect();
+        lower_ascii_in_place(&mut odd);
+        assert_eq!(odd, want);
+    }
+
+    #[test]
     fn ascii_lower_is_identity_mapped() {
         let v = View::build("Hello World", ViewKind::Lower);
         assert_eq!(v.text(), "hello world");
@@ -470,14 +519,14 @@ mod tests {
     #[test]
     fn the_lower_case_shortcut_holds_for_every_char() {
         for c in (0x80..=0x10FFFFu32).filter_map(char::from_u32) {
-            if !lowers_to_other(c) {
-                assert!(
-                    c.to_lowercase().eq(std::iter::once(c)),
-                    "U+{:04X} lower-cases to something else",
-                    c as u32
-                );
-            }
+            assert_eq!(
+                lowers_to_other(c),
+                !c.to_lowercase().eq(std::iter::once(c)),
+                "U+{:04X}",
+                c as u32
+            );
         }
+        assert!(!lowers_to_other('中') && lowers_to_other('Ж'));
     }
 
     #[test]
