@@ -26,6 +26,7 @@ const STARTER: u8 = 1;
 const STABLE: u8 = 2;
 const LOWERS: u8 = 4;
 const ALPHANUMERIC: u8 = 8;
+const FOLDS: u8 = 16;
 
 fn compute(c: char) -> u8 {
     let mut facts = 0;
@@ -40,6 +41,9 @@ fn compute(c: char) -> u8 {
     }
     if c.is_alphanumeric() {
         facts |= ALPHANUMERIC;
+    }
+    if crate::homoglyph::fold(c) != c {
+        facts |= FOLDS;
     }
     facts
 }
@@ -85,6 +89,12 @@ pub(crate) fn is_stable(c: char) -> bool {
 /// Whether lower-casing `c` changes it (ideographs and other caseless letters do not).
 pub(crate) fn lowers_to_other(c: char) -> bool {
     facts(c) & LOWERS != 0
+}
+
+/// Whether a segment of just `c` is `c` in both the folded and the lower-case view: a visible,
+/// NFKC-stable starter that is no homoglyph and its own lower case.
+pub(crate) fn is_kept_as_is(c: char) -> bool {
+    facts(c) & (STARTER | STABLE | FOLDS | LOWERS) == STARTER | STABLE
 }
 
 /// [`char::is_alphanumeric`].

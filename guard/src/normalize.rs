@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::char_facts::{is_stable, is_starter, lowers_to_other};
+use crate::char_facts::{is_kept_as_is, is_stable, is_starter, lowers_to_other};
 
 use crate::homoglyph;
 
@@ -65,7 +65,8 @@ pub fn is_invisible(c: char) -> bool {
 struct MapEntry {
     view: u32,
     orig: u32,
-    /// The entry covers single-byte segments copied one to one: offsets inside it shift together.
+    /// The entry covers one-character segments copied byte for byte: offsets inside it shift
+    /// together.
     verbatim: bool,
 }
 
@@ -91,9 +92,7 @@ impl<'a> View<'a> {
             _ if orig.is_ascii() => {
                 let text =
                     if kind == ViewKind::Lower && orig.bytes().any(|b| b.is_ascii_uppercase()) {
-                        let mut bytes = orig.as_bytes().to_vec();
-                        lower_ascii_in_place(&mut bytes);
-                        Cow::Owned(into_text(bytes))
+                        Cow::Owned(orig.to_ascii_lowercase())
                     } else {
                         Cow::Borrowed(orig)
                     };
@@ -113,12 +112,15 @@ impl<'a> View<'a> {
     /// the view from the original text.
     pub fn lowered(&self) -> Option<View<'a>> {
         let from = self.text.as_ref();
-        let mut bytes = from.as_bytes().to_vec();
-        lower_ascii_in_place(&mut bytes);
+        let mut text = String::with_capacity(from.len());
         let mut pos = 0;
-        loop {
-            pos += ascii_run(from.as_bytes().get(pos..)?);
-            let Some(c) = from.get(pos..).and_then(|rest| rest.chars().next()) else {
+        while pos < from.len() {
+            let run = ascii_run(&from.as_bytes()[pos..]);
+            let start = text.len();
+            text.push_str(&from[pos..pos + run]);
+            text[start..].make_ascii_lowercase();
+            pos += run;
+            let Some(c) = from[pos..].chars().next() else {
                 break;
             };
             if lowers_to_other(c) {
@@ -127,13 +129,14 @@ impl<'a> View<'a> {
                 if lower.next().is_some() || l.len_utf8() != c.len_utf8() {
                     return None;
                 }
-                let slot = bytes.get_mut(pos..pos + c.len_utf8())?;
-                l.encode_utf8(slot);
+                text.push(l);
+            } else {
+                text.push(c);
             }
             pos += c.len_utf8();
         }
         Some(View {
-            text: Cow::Owned(String::from_utf8(bytes).ok()?),
+            text: Cow::Owned(text),
             map: self.map.clone(),
             orig_len: self.orig_len,
         })
@@ -194,19 +197,14 @@ impl<'a> View<'a> {
 
 fn build_mapped(orig: &str, lower: bool) -> View<'static> {
     let bytes = orig.as_bytes();
-    let mut text: Vec<u8> = Vec::with_capacity(orig.len() + 8);
+    let mut text = String::with_capacity(orig.len() + 8);
     let mut map: Vec<MapEntry> = Vec::with_capacity(16);
     let mut buf = String::new();
     let mut pos = 0;
     while pos < bytes.len() {
-        // Fast path: ASCII characters followed by ASCII (or the end) are one-byte segments
-        // copied as is (lower-cased for the lower view), a whole run at a time.
-        let run = pos + ascii_run(&bytes[pos..]);
-        let fast = if run == bytes.len() {
-            run
-        } else {
-            run.saturating_sub(1)
-        };
+        // Fast path: characters that are whole segments and that the view keeps byte for byte
+        // are copied as is (ASCII letters lower-cased for the lower view), a run at a time.
+        let fast = verbatim_run(orig, pos);
         if fast > pos {
             if !map.last().is_some_and(|e| e.verbatim) {
                 map.push(MapEntry {
@@ -216,9 +214,9 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
                 });
             }
             let start = text.len();
-            text.extend_from_slice(&bytes[pos..fast]);
+            text.push_str(&orig[pos..fast]);
             if lower {
-                lower_ascii_in_place(&mut text[start..]);
+                text[start..].make_ascii_lowercase();
             }
             pos = fast;
             continue;
@@ -250,40 +248,41 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
         verbatim: false,
     });
     View {
-        text: Cow::Owned(into_text(text)),
+        text: Cow::Owned(text),
         map: Some(map),
         orig_len: orig.len(),
     }
 }
 
-/// The text of bytes built from whole characters (always UTF-8; a bug would show as U+FFFD
-/// rather than a panic).
-fn into_text(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-/// Lower-cases the ASCII letters of `bytes` in place, eight bytes at a time; every other byte
-/// (UTF-8 sequences included) is left as it is.
-pub(crate) fn lower_ascii_in_place(bytes: &mut [u8]) {
-    let mut words = bytes.chunks_exact_mut(8);
-    for word in &mut words {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(word);
-        word.copy_from_slice(&lower_ascii_word(u64::from_le_bytes(w)).to_le_bytes());
+/// The end of the run from `start` of characters that are whole segments (the character after
+/// each is a starter) and that both views keep byte for byte: ASCII (whose letters the lower
+/// view lower-cases in place) and characters that are visible, NFKC-stable, no homoglyph and
+/// their own lower case (CJK, kana, emoji, lower-case accented letters). The folded and lower
+/// views take the same runs, so they share one offset map (see [`View::lowered`]).
+fn verbatim_run(orig: &str, start: usize) -> usize {
+    let bytes = orig.as_bytes();
+    let mut pos = start;
+    // The length of the run's last character (0 while the run is empty).
+    let mut last_len = 0;
+    loop {
+        let ascii = ascii_run(bytes.get(pos..).unwrap_or_default());
+        if ascii > 0 {
+            pos += ascii;
+            last_len = 1;
+        }
+        let Some(c) = orig.get(pos..).and_then(|rest| rest.chars().next()) else {
+            return pos;
+        };
+        if !is_starter(c) {
+            // The run's last character carries marks: it is not a whole segment.
+            return pos - last_len;
+        }
+        if !is_kept_as_is(c) {
+            return pos;
+        }
+        pos += c.len_utf8();
+        last_len = c.len_utf8();
     }
-    words.into_remainder().make_ascii_lowercase();
-}
-
-/// [`u8::to_ascii_lowercase`] on each byte of a word. Each byte's low seven bits plus a constant
-/// stays below 256, so no carry crosses into the next byte.
-fn lower_ascii_word(w: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let low7 = w & !HIGH;
-    let at_least_a = low7 + ONES * u64::from(0x80 - b'A');
-    let above_z = low7 + ONES * u64::from(0x80 - b'Z' - 1);
-    let upper = at_least_a & !above_z & !w & HIGH;
-    w | (upper >> 2)
 }
 
 /// The segment's only character, when it is visible and already in NFKC.
@@ -296,16 +295,13 @@ fn single_stable_char(seg: &str) -> Option<char> {
 /// Appends `c`, lower-cased when `lower` is set. Characters that are not alphabetic, or already
 /// lower case, have no lower-case mapping (checked for every character by a test), which spares
 /// the mapping table's search for most of them.
-fn push_char(text: &mut Vec<u8>, c: char, lower: bool) {
-    let mut utf8 = [0u8; 4];
+fn push_char(text: &mut String, c: char, lower: bool) {
     if !lower || c.is_ascii_lowercase() || (!c.is_ascii() && !lowers_to_other(c)) {
-        text.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+        text.push(c);
     } else if c.is_ascii() {
-        text.push(c.to_ascii_lowercase() as u8);
+        text.push(c.to_ascii_lowercase());
     } else {
-        for l in c.to_lowercase() {
-            text.extend_from_slice(l.encode_utf8(&mut utf8).as_bytes());
-        }
+        text.extend(c.to_lowercase());
     }
 }
 
@@ -450,24 +446,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn word_lowering_matches_byte_lowering_for_every_byte_in_every_lane() {
-        for b in 0..=255u8 {
-            for lane in 0..8 {
-                let mut bytes: Vec<u8> = b"Az@[`{\x7fZ".to_vec();
-                bytes[lane] = b;
-                let want: Vec<u8> = bytes.iter().map(u8::to_ascii_lowercase).collect();
-                let mut got = bytes.clone();
-                lower_ascii_in_place(&mut got);
-                assert_eq!(got, want, "byte {b:#04x} in lane {lane}");
-            }
-        }
-        let mut odd = b"HELLO, World! \xc3\x89t\xc3\xa9 ZZ".to_vec();
-        let want: Vec<u8> = odd.iter().map(u8::to_ascii_lowercase).collect();
-        lower_ascii_in_place(&mut odd);
-        assert_eq!(odd, want);
-    }
-
-    #[test]
     fn ascii_lower_is_identity_mapped() {
         let v = View::build("Hello World", ViewKind::Lower);
         assert_eq!(v.text(), "hello world");
@@ -567,6 +545,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn caseless_and_lower_case_characters_are_copied_in_runs() {
+        let orig = "日本語 🙂 café, ok";
+        for kind in [ViewKind::Folded, ViewKind::Lower] {
+            let v = View::build(orig, kind);
+            assert_eq!(v.text(), orig);
+            assert_eq!(v.map.as_ref().map(Vec::len), Some(2), "one run and the end");
+            for i in (0..=orig.len()).filter(|&i| orig.is_char_boundary(i)) {
+                assert_eq!((v.to_view(i), v.orig_start(i), v.orig_end(i)), (i, i, i));
+            }
+        }
+        // An upper-case, a homoglyph and a combining mark each break the run.
+        let v = View::build("中É中а中e\u{301}", ViewKind::Lower);
+        assert_eq!(v.text(), "中é中a中é");
+        assert_eq!(v.orig_start(v.text().len() - 2), "中É中а中".len());
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //! `pii`, `secrets` and `injection` detectors.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
-use regex_automata::{Anchored, Input};
+use regex_automata::{Anchored, Input, Match, Span};
 
 use super::anchor_windows::{Anchors, window};
 use super::regex_rule::check_pattern;
@@ -85,6 +86,8 @@ pub type StartHint = fn(hay: &str, from: usize) -> Option<usize>;
 pub struct PatternSet {
     kinds: Vec<Arc<str>>,
     regex: Regex,
+    sources: Vec<String>,
+    syntax: syntax::Config,
     defs: Vec<(usize, Option<Validator>)>,
     liveness: Liveness,
     view: ViewKind,
@@ -99,7 +102,7 @@ enum Search {
     /// From the first position the hint allows, then as [`Search::Plain`].
     FromHint(StartHint),
     /// One anchored search at each position the hint gives.
-    AnchoredStarts(StartHint),
+    AnchoredStarts(StartHint, AnchoredSearch),
     /// The automaton only in windows around the anchors' occurrences.
     AroundAnchors(Anchors),
 }
@@ -141,6 +144,8 @@ impl PatternSet {
         Ok(PatternSet {
             kinds,
             regex,
+            sources: sources.iter().map(|s| (*s).to_owned()).collect(),
+            syntax: cfg,
             defs: defs.into_iter().map(|d| (d.kind, d.validate)).collect(),
             liveness,
             view,
@@ -198,26 +203,66 @@ impl PatternSet {
     /// than running the automaton over all the text when possible starts are rare and easy to
     /// find (next to a separator byte, say). Like a [`StartHint`], `starts` must never skip a
     /// position where a match may start.
-    pub fn with_anchored_starts(mut self, starts: StartHint) -> Self {
-        self.search = Search::AnchoredStarts(starts);
-        self
+    ///
+    /// Fails only if the set's automaton cannot be built again for anchored searches (it was
+    /// built once already, so in practice never).
+    pub fn with_anchored_starts(mut self, starts: StartHint) -> Result<Self, String> {
+        let anchored = AnchoredSearch::new(&self.sources, self.syntax)?;
+        self.search = Search::AnchoredStarts(starts, anchored);
+        Ok(self)
     }
 
     /// The leftmost match that starts where `starts` allows, at or after `from`.
     fn find_anchored(
         &self,
         starts: StartHint,
+        anchored: &AnchoredSearch,
         hay: &str,
         mut from: usize,
-    ) -> Option<regex_automata::Match> {
+    ) -> Option<Match> {
+        let mut scratch = anchored.cache.try_lock();
+        let mut fresh = None;
+        let cache = match scratch.as_deref_mut() {
+            Ok(cache) => cache,
+            Err(_) => fresh.get_or_insert_with(|| anchored.dfa.create_cache()),
+        };
         loop {
             let p = starts(hay, from)?;
             let input = Input::new(hay).range(p..).anchored(Anchored::Yes);
-            if let Some(m) = self.regex.search(&input) {
-                return Some(m);
+            let found = match anchored.dfa.try_search_fwd(cache, &input) {
+                Ok(half) => half.map(|h| Match::new(h.pattern(), Span::from(p..h.offset()))),
+                // The lazy DFA gave up (it never does on these sets): the full engine decides.
+                Err(_) => self.regex.search(&input),
+            };
+            if found.is_some() {
+                return found;
             }
             from = p + 1;
         }
+    }
+}
+
+/// A forward lazy DFA for anchored searches: from a known start, the end of the leftmost-first
+/// match is all there is to find, so the reverse pass and the set-up of a full search are spared.
+struct AnchoredSearch {
+    dfa: DFA,
+    /// A cache reused between calls (a fresh one when it is busy).
+    cache: Mutex<Cache>,
+}
+
+impl AnchoredSearch {
+    fn new(sources: &[String], syntax: syntax::Config) -> Result<Self, String> {
+        let dfa = DFA::builder()
+            .syntax(syntax)
+            .configure(
+                DFA::config()
+                    .cache_capacity(LAZY_DFA_CACHE_BYTES)
+                    .minimum_cache_clear_count(None),
+            )
+            .build_many(sources)
+            .map_err(|e| e.to_string())?;
+        let cache = Mutex::new(dfa.create_cache());
+        Ok(AnchoredSearch { dfa, cache })
     }
 }
 
@@ -241,7 +286,9 @@ impl Detector for PatternSet {
         let m = match &self.search {
             Search::Plain => self.regex.find(Input::new(hay).range(from..))?,
             Search::FromHint(hint) => self.regex.find(Input::new(hay).range(hint(hay, from)?..))?,
-            Search::AnchoredStarts(starts) => self.find_anchored(*starts, hay, from)?,
+            Search::AnchoredStarts(starts, anchored) => {
+                self.find_anchored(*starts, anchored, hay, from)?
+            }
             Search::AroundAnchors(anchors) => self.find_in_windows(anchors, hay, from)?,
         };
         let (kind, validate) = self.defs.get(m.pattern().as_usize())?;

@@ -349,11 +349,11 @@ pub(crate) fn build_entities(entities: &[PiiEntity]) -> Result<PatternSet, Strin
         }
     }
     let set = PatternSet::new(kinds, defs, ViewKind::Lower, false)?;
-    Ok(if entities.iter().all(|&e| e == PiiEntity::IpAddress) {
+    if entities.iter().all(|&e| e == PiiEntity::IpAddress) {
         set.with_anchored_starts(ip_starts)
     } else {
-        set
-    })
+        Ok(set)
+    }
 }
 
 #[cfg(test)]

@@ -116,7 +116,7 @@ pub fn build(kind: &str, min_entropy: f32, known: Option<Regex>) -> Result<Patte
         judge(h, s, e, min_entropy, known.as_ref())
     });
     let set = PatternSet::new(vec![Arc::from(kind)], vec![def], ViewKind::Folded, false)?;
-    Ok(set.with_anchored_starts(assignment_starts))
+    set.with_anchored_starts(assignment_starts)
 }
 
 /// Judges one assignment `h[s..e]`: a literal value with letters, digits and enough entropy.
