@@ -102,7 +102,7 @@ enum Search {
     /// From the first position the hint allows, then as [`Search::Plain`].
     FromHint(StartHint),
     /// One anchored search at each position the hint gives.
-    AnchoredStarts(StartHint, AnchoredSearch),
+    AnchoredStarts(StartHint, Box<AnchoredSearch>),
     /// The automaton only in windows around the anchors' occurrences.
     AroundAnchors(Anchors),
 }
@@ -208,7 +208,7 @@ impl PatternSet {
     /// built once already, so in practice never).
     pub fn with_anchored_starts(mut self, starts: StartHint) -> Result<Self, String> {
         let anchored = AnchoredSearch::new(&self.sources, self.syntax)?;
-        self.search = Search::AnchoredStarts(starts, anchored);
+        self.search = Search::AnchoredStarts(starts, Box::new(anchored));
         Ok(self)
     }
 
