@@ -106,42 +106,6 @@ impl<'a> View<'a> {
         }
     }
 
-    /// The lower-case view made from this (folded) view: its text lower-cased character by
-    /// character, which is what [`ViewKind::Lower`] is, with the same offset map. `None` when a
-    /// character's lower case has another length in UTF-8 (the maps would differ): then build
-    /// the view from the original text.
-    pub fn lowered(&self) -> Option<View<'a>> {
-        let from = self.text.as_ref();
-        let mut text = String::with_capacity(from.len());
-        let mut pos = 0;
-        while pos < from.len() {
-            let run = ascii_run(&from.as_bytes()[pos..]);
-            let start = text.len();
-            text.push_str(&from[pos..pos + run]);
-            text[start..].make_ascii_lowercase();
-            pos += run;
-            let Some(c) = from[pos..].chars().next() else {
-                break;
-            };
-            if lowers_to_other(c) {
-                let mut lower = c.to_lowercase();
-                let l = lower.next()?;
-                if lower.next().is_some() || l.len_utf8() != c.len_utf8() {
-                    return None;
-                }
-                text.push(l);
-            } else {
-                text.push(c);
-            }
-            pos += c.len_utf8();
-        }
-        Some(View {
-            text: Cow::Owned(text),
-            map: self.map.clone(),
-            orig_len: self.orig_len,
-        })
-    }
-
     /// The normalised text.
     pub fn text(&self) -> &str {
         &self.text
@@ -258,7 +222,7 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
 /// each is a starter) and that both views keep byte for byte: ASCII (whose letters the lower
 /// view lower-cases in place) and characters that are visible, NFKC-stable, no homoglyph and
 /// their own lower case (CJK, kana, emoji, lower-case accented letters). The folded and lower
-/// views take the same runs, so they share one offset map (see [`View::lowered`]).
+/// views take the same runs, so their offset maps are the same.
 fn verbatim_run(orig: &str, start: usize) -> usize {
     let bytes = orig.as_bytes();
     let mut pos = start;
@@ -521,32 +485,6 @@ mod tests {
         }
     }
 
-    proptest::proptest! {
-        /// The lower-case view made from the folded one is the lower-case view, offsets and all.
-        #[test]
-        fn lowering_the_folded_view_gives_the_lower_view(
-            orig in crate::text_of(
-                &[
-                    "a", "B", " ", "É", "é", "\u{0301}", "İ", "Σ", "ß", "ẞ", "\u{212A}", "Ж",
-                    "\u{200B}", "ﬁ", "Ａ", "🙂", "\u{E0041}", "\u{2126}", "ǅ", "x.",
-                ],
-                40,
-            ),
-        ) {
-            let lower = View::build(&orig, ViewKind::Lower);
-            if let Some(derived) = View::build(&orig, ViewKind::Folded).lowered() {
-                proptest::prop_assert_eq!(derived.text(), lower.text());
-                for i in (0..=orig.len()).filter(|&i| orig.is_char_boundary(i)) {
-                    proptest::prop_assert_eq!(derived.to_view(i), lower.to_view(i));
-                }
-                for v in 0..=lower.text().len() {
-                    proptest::prop_assert_eq!(derived.orig_start(v), lower.orig_start(v));
-                    proptest::prop_assert_eq!(derived.orig_end(v), lower.orig_end(v));
-                }
-            }
-        }
-    }
-
     #[test]
     fn caseless_and_lower_case_characters_are_copied_in_runs() {
         let orig = "日本語 🙂 café, ok";
@@ -562,20 +500,6 @@ mod tests {
         let v = View::build("中É中а中e\u{301}", ViewKind::Lower);
         assert_eq!(v.text(), "中é中a中é");
         assert_eq!(v.orig_start(v.text().len() - 2), "中É中а中".len());
-    }
-
-    #[test]
-    fn lowering_refuses_a_change_of_length() {
-        // U+023A lower-cases to U+2C65, one byte longer.
-        assert!(
-            View::build("a\u{023A}", ViewKind::Folded)
-                .lowered()
-                .is_none()
-        );
-        let v = View::build("Ab É", ViewKind::Folded)
-            .lowered()
-            .expect("same lengths");
-        assert_eq!(v.text(), "ab é");
     }
 
     #[test]

@@ -220,10 +220,9 @@ fn ipv6(hay: &str, s: usize, e: usize) -> Outcome {
 }
 
 fn phone(hay: &str, s: usize, e: usize, min: usize, max: usize) -> Outcome {
-    let text = &hay[s..e];
-    let d = digits(text);
-    let opens = text.matches('(').count();
-    let closes = text.matches(')').count();
+    let text = &hay.as_bytes()[s..e];
+    let count = |byte: u8| text.iter().filter(|&&b| b == byte).count();
+    let digit_count = text.iter().filter(|b| b.is_ascii_digit()).count();
     let bad = near(
         hay,
         s,
@@ -232,7 +231,7 @@ fn phone(hay: &str, s: usize, e: usize, min: usize, max: usize) -> Outcome {
         |c| c.is_alphanumeric() || c == '_',
     ) || (matches!(char_at(hay, e), Some('.' | '-'))
         && char_at(hay, e + 1).is_some_and(|c| c.is_ascii_digit()));
-    if bad || opens != closes || !(min..=max).contains(&d.len()) {
+    if bad || count(b'(') != count(b')') || !(min..=max).contains(&digit_count) {
         return Outcome::Reject {
             resume: first_group(hay, s, e),
         };

@@ -507,19 +507,11 @@ fn view_of<'v, 'w>(
     window: &'w str,
     kind: ViewKind,
 ) -> &'v View<'w> {
-    let index = |kind| match kind {
+    let i = match kind {
         ViewKind::Original => 0,
         ViewKind::Folded => 1,
         ViewKind::Lower => 2,
     };
-    let i = index(kind);
-    // Lower-casing the folded view is far cheaper than normalising the text again; where that
-    // is refused, the view is built from the text below.
-    if kind == ViewKind::Lower && views[i].is_none() && !window.is_ascii() {
-        views[i] = views[index(ViewKind::Folded)]
-            .get_or_insert_with(|| View::build(window, ViewKind::Folded))
-            .lowered();
-    }
     views[i].get_or_insert_with(|| View::build(window, kind))
 }
 
