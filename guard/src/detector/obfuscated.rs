@@ -16,7 +16,7 @@ use regex_automata::meta::Regex;
 use super::injection::{PatternPiece, pattern_pieces};
 use super::pattern_set::LAZY_DFA_CACHE_BYTES;
 use super::regex_rule::check_pattern;
-use super::skeleton::{LOOK_AHEAD, LOOK_BEHIND, MAX_BYTES_PER_CHAR, Skeleton};
+use super::skeleton::{LOOK_AHEAD, LOOK_BEHIND, MAX_BYTES_PER_CHAR, Skeleton, fold_leet};
 use super::{Candidate, Detector};
 use crate::normalize::ViewKind;
 
@@ -152,26 +152,10 @@ impl Detector for ObfuscatedPhraseDetector {
     }
 }
 
-/// The letters leetspeak writes with digits or symbols.
-fn leet(c: char) -> Option<&'static str> {
-    Some(match c {
-        'a' => "[a4@]",
-        'b' => "[b8]",
-        'e' => "[e3]",
-        'g' => "[g9]",
-        'i' => "[i1l]",
-        'l' => "[l1i]",
-        'o' => "[o0]",
-        's' => "[s5$]",
-        't' => "[t7]",
-        'z' => "[z2]",
-        _ => return None,
-    })
-}
-
 /// Turns a phrase pattern into a skeleton pattern: whitespace and punctuation literals (with
-/// their `?`) removed, letters widened to their leetspeak classes; escapes other than `\s`,
-/// group flags and repetition counts are kept.
+/// their `?`) removed, letters folded as the skeleton folds leetspeak ([`fold_leet`]), so `i`
+/// matches `i`, `l` and `1`; escapes other than `\s`, group flags and repetition counts are
+/// kept.
 pub fn skeleton_pattern(p: &str) -> String {
     let pieces = pattern_pieces(p);
     let mut out = String::with_capacity(p.len() * 3);
@@ -188,10 +172,9 @@ pub fn skeleton_pattern(p: &str) -> String {
             PatternPiece::Char(c @ ('(' | ')' | '|' | '?' | '*' | '+' | '.' | '[' | ']')) => {
                 out.push(c);
             }
-            PatternPiece::Char(c) if c.is_ascii_alphanumeric() => match leet(c) {
-                Some(class) => out.push_str(class),
-                None => out.push(c),
-            },
+            PatternPiece::Char(c) if c.is_ascii_alphanumeric() => {
+                out.push(char::from(fold_leet(c.to_ascii_lowercase() as u8)));
+            }
             // A whitespace or punctuation literal, and the `?` that makes it optional.
             PatternPiece::Char(_) => {
                 if pieces.get(i) == Some(&PatternPiece::Char('?')) {
@@ -209,14 +192,61 @@ mod tests {
 
     #[test]
     fn skeleton_patterns() {
-        assert_eq!(
-            skeleton_pattern(r"pre-?prompt\sab"),
-            "pr[e3]pr[o0]mp[t7][a4@][b8]"
-        );
+        assert_eq!(skeleton_pattern(r"pre-?prompt\sab"), "prepromptab");
         assert_eq!(
             skeleton_pattern(r"(?:x|y)\s{0,3}you're"),
-            "(?:x|y){0,3}y[o0]ur[e3]"
+            "(?:x|y){0,3}youre"
         );
+        assert_eq!(skeleton_pattern(r"all\srules"), "aiiruies");
+    }
+
+    /// A phrase pattern with each letter widened to the class of its leetspeak spellings, matched
+    /// against skeleton text with leetspeak left as written (how skeletons were matched before
+    /// the skeleton folded leetspeak).
+    fn class_pattern(p: &str) -> String {
+        let mut out = String::new();
+        for c in skeleton_pattern(p).chars() {
+            let class: String = "abcdefghijklmnopqrstuvwxyz0123456789@$"
+                .bytes()
+                .filter(|&b| c.is_ascii_lowercase() && fold_leet(b) == c as u8)
+                .map(char::from)
+                .collect();
+            if class.len() > 1 {
+                out.push_str(&format!("[{class}]"));
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    proptest::proptest! {
+        /// Folding leetspeak in both the text and the pattern finds exactly the matches that
+        /// letter classes find in the text as written.
+        #[test]
+        fn folded_patterns_match_what_leet_classes_match(
+            text in crate::text_of(
+                &[
+                    "ignore", "1gn0r3", "ign", "0re", "all", "4ll", "@11", "previous",
+                    "pr3v10u5", "instructions", "1nstruct10n5", "rules", "ru1e5", "ru135", "l",
+                    "1", "i", "@", "$", "s", "x", "7", "t", "6", "#", "é",
+                ],
+                30,
+            ),
+        ) {
+            let phrase = r"(?:ignore|skip)\s(?:(?:all|any)\s){0,3}previous\s(?:instructions?|rules)";
+            let classes = Regex::new(&class_pattern(phrase)).expect("compiles");
+            let folded = Regex::new(&skeleton_pattern(phrase)).expect("compiles");
+            let folded_text: String = text
+                .bytes()
+                .map(|b| if b.is_ascii() { char::from(fold_leet(b)) } else { '\0' })
+                .collect();
+            let spans = |re: &Regex, hay: &str| {
+                re.find_iter(hay).map(|m| m.range()).collect::<Vec<_>>()
+            };
+            let written = text.replace('é', "\0\0");
+            proptest::prop_assert_eq!(spans(&classes, &written), spans(&folded, &folded_text));
+        }
     }
 
     fn det() -> ObfuscatedPhraseDetector {

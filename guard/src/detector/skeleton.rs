@@ -4,6 +4,10 @@
 //! and HTML tag names (`<b>`, `</span>`) dropped. Every skeleton byte remembers the range of the
 //! haystack it came from, so a match in the skeleton maps back to the text.
 //!
+//! Leetspeak is folded as the skeleton is written ([`fold_leet`]): `1gn0r3` becomes `ignore`,
+//! so that the phrase patterns matched against it are plain words, which a literal prefilter
+//! can find, instead of a character class at every letter.
+//!
 //! Whether a haystack character is kept, and what it becomes, depends on at most
 //! [`LOOK_BEHIND`] bytes before it and [`LOOK_AHEAD`] bytes after it; a run of more than
 //! [`MAX_GAP`] dropped bytes between two kept characters becomes a [`BREAK`] that no phrase
@@ -61,16 +65,36 @@ trait Sink {
     fn byte(&mut self, b: u8, start: usize, end: usize);
 }
 
+/// The letter a lower-case ASCII letter, digit, `@` or `$` stands for in leetspeak, the same for
+/// all its spellings: `1`, `l` and `i` are `i` (phrases take each for the others), `4` and `@`
+/// are `a`, `8` is `b`, `3` is `e`, `9` is `g`, `0` is `o`, `5` and `$` are `s`, `7` is `t`
+/// and `2` is `z`. Every other byte is itself.
+pub const fn fold_leet(b: u8) -> u8 {
+    match b {
+        b'l' | b'1' => b'i',
+        b'4' | b'@' => b'a',
+        b'8' => b'b',
+        b'3' => b'e',
+        b'9' => b'g',
+        b'0' => b'o',
+        b'5' | b'$' => b's',
+        b'7' => b't',
+        b'2' => b'z',
+        _ => b,
+    }
+}
+
 /// What an ASCII byte becomes in the skeleton: [`DROP`], [`SPECIAL`] (see [`classify`]) or the
-/// (lower-case) byte it is kept as. Bytes of non-ASCII characters are [`SPECIAL`].
+/// byte it is kept as (lower-cased, leetspeak folded). Bytes of non-ASCII characters are
+/// [`SPECIAL`].
 static ASCII_CLASS: [u8; 256] = {
     let mut table = [SPECIAL; 256];
     let mut b = 0;
     while b < 128 {
         let c = b as u8;
         table[b] = match c {
-            b'A'..=b'Z' => c.to_ascii_lowercase(),
-            b'a'..=b'z' | b'0'..=b'9' | b'@' | b'$' => c,
+            b'A'..=b'Z' => fold_leet(c.to_ascii_lowercase()),
+            b'a'..=b'z' | b'0'..=b'9' | b'@' | b'$' => fold_leet(c),
             b'%' | b'&' | b'<' | b'\\' => SPECIAL,
             _ => DROP,
         };
@@ -365,7 +389,7 @@ fn classify(hay: &str, bytes: &[u8], i: usize) -> (Option<char>, usize) {
 
 fn keep_ascii(b: u8) -> Option<char> {
     b.is_ascii_alphanumeric()
-        .then(|| char::from(b.to_ascii_lowercase()))
+        .then(|| char::from(fold_leet(b.to_ascii_lowercase())))
 }
 
 fn keep(c: char) -> Option<char> {
@@ -423,9 +447,10 @@ mod tests {
         assert_eq!(skel("i g n-o.r_e"), "ignore");
         assert_eq!(skel("<b>ig</b>nore **now**"), "ignorenow");
         assert_eq!(skel("&#105;&#x67;n&amp;ore"), "ignore");
-        assert_eq!(skel("ign%6Fre%20all"), "ignoreall");
-        assert_eq!(skel("p@$$ 1337"), "p@$$1337");
-        assert_eq!(skel("a<3b"), "a3b");
+        assert_eq!(skel("ign%6Fre%20all"), "ignoreaii");
+        assert_eq!(skel("p@$$ 1337"), "passieet");
+        assert_eq!(skel("a<3b"), "aeb");
+        assert_eq!(skel("1gn0r3 L33T %31"), "ignoreieeti");
         assert_eq!(skel(r"\x69\u0067nore \n"), "ignoren");
     }
 
