@@ -16,6 +16,9 @@ use aho_corasick::{AhoCorasick, MatchKind};
 /// A packed literal search handles at most this many literals at full speed.
 const LITERALS_PER_SEARCHER: usize = 64;
 
+/// The most leading bytes by which a packed literal search fingerprints its literals.
+const WIDEST_FINGERPRINT: usize = 4;
+
 /// Occurrences are looked for in chunks that start this long and double up to [`MAX_CHUNK`], so
 /// that a call whose next occurrence is near scans little more than the distance to it, with
 /// every searcher.
@@ -38,8 +41,15 @@ impl Anchors {
         let mut unique: Vec<&String> = literals.iter().collect();
         unique.sort();
         unique.dedup();
-        let searchers = unique
+        // Short literals get searchers of their own: a packed searcher fingerprints every literal
+        // by as many leading bytes as its shortest one has, and a narrower fingerprint turns up
+        // in ordinary text far more often (each time costing a check of the candidates).
+        let (long, short): (Vec<&String>, Vec<&String>) = unique
+            .into_iter()
+            .partition(|l| l.len() >= WIDEST_FINGERPRINT);
+        let searchers = long
             .chunks(LITERALS_PER_SEARCHER)
+            .chain(short.chunks(LITERALS_PER_SEARCHER))
             .map(|chunk| {
                 AhoCorasick::builder()
                     .match_kind(MatchKind::LeftmostFirst)
@@ -47,7 +57,7 @@ impl Anchors {
                     .map_err(|e| e.to_string())
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let longest = unique.iter().map(|l| l.len()).max().unwrap_or(0);
+        let longest = literals.iter().map(String::len).max().unwrap_or(0);
         Ok(Anchors { searchers, longest })
     }
 
