@@ -1,7 +1,8 @@
 //! Where an IP address may start, found from the `.` and `:` bytes (with `memchr`) instead of
 //! running the address automaton over every byte of the text.
 //!
-//! * An IPv4 address starts with one to three digits followed by a `.` and a digit.
+//! * An IPv4 address starts with one to three digits followed by a `.` and a digit, and two more
+//!   dots come among the digits and dots after it (so `3.14.2` and `10.0.19045` are passed by).
 //! * An IPv6 address (as the `pii` pattern writes it) starts with at most four hex digits
 //!   followed by a `:`, then at most four hex digits and another `:`.
 //!
@@ -21,7 +22,7 @@ pub fn ip_starts(hay: &str, from: usize) -> Option<usize> {
         let sep = at + memchr::memchr2(b'.', b':', bytes.get(at..)?)?;
         let after = &bytes[sep + 1..];
         let (lead, plausible, may_start_at_sep) = if bytes[sep] == b'.' {
-            (3, after.first().is_some_and(u8::is_ascii_digit), false)
+            (3, dotted_quad_rest(after), false)
         } else {
             let hex = after
                 .iter()
@@ -49,6 +50,16 @@ pub fn ip_starts(hay: &str, from: usize) -> Option<usize> {
     }
 }
 
+/// Whether `after` (the bytes after an IPv4 address's first `.`) can go on as one: a digit, and
+/// two more dots among the digits and dots that follow (`2.168.1.20`), at most 12 bytes on.
+fn dotted_quad_rest(after: &[u8]) -> bool {
+    let run = after
+        .iter()
+        .take(12)
+        .take_while(|b| b.is_ascii_digit() || **b == b'.');
+    after.first().is_some_and(u8::is_ascii_digit) && run.filter(|&&b| b == b'.').count() >= 2
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,8 +71,11 @@ mod tests {
     fn starts_walk_back_from_separators() {
         assert_eq!(ip_starts("host 192.168.1.20 up", 0), Some(5));
         assert_eq!(ip_starts("host 192.168.1.20 up", 6), Some(6));
-        assert_eq!(ip_starts("x 12345.6", 0), Some(4));
+        assert_eq!(ip_starts("x 12345.6", 0), None);
+        assert_eq!(ip_starts("x 12345.6.7.8", 0), Some(4));
         assert_eq!(ip_starts("the end. 3.x", 0), None);
+        assert_eq!(ip_starts("v3.14.2 and 10.0.19045", 0), None);
+        assert_eq!(ip_starts("v3.14.2 and 10.0.1.9", 0), Some(12));
         assert_eq!(ip_starts("v6 fe80::1", 0), Some(3));
         assert_eq!(ip_starts("a: b :: c", 0), Some(5));
         assert_eq!(ip_starts("no address: here.", 0), None);
