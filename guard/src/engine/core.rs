@@ -205,6 +205,17 @@ impl Core {
         self.total += text.len();
     }
 
+    /// What [`Core::feed`] of `text` then [`Core::scan`] to the end return on a fresh core,
+    /// without copying the text into the core's buffer first.
+    pub(crate) fn scan_whole(&mut self, text: &str) -> Step {
+        debug_assert!(self.total == 0 && self.buf.is_empty(), "a fresh core");
+        self.total = text.len();
+        self.scanned_upto = text.len();
+        self.run_detectors(text, text.len(), true);
+        self.run_lengths(text);
+        self.release(text, text.len(), true)
+    }
+
     pub(crate) fn scan(&mut self, at_end: bool) -> Step {
         if self.blocked {
             return Step::default();

@@ -157,8 +157,7 @@ impl Guard {
         if measure {
             core.measure();
         }
-        core.feed(text);
-        let step = core.scan(true);
+        let step = core.scan_whole(text);
         let verdict = step
             .findings
             .iter()
