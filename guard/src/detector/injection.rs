@@ -245,17 +245,40 @@ fn is_smuggling_char(c: char) -> bool {
         | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{E0000}'..='\u{E007F}')
 }
 
-/// The first character of [`INVISIBLE`]'s class at or after `from`: where a run can start.
-/// ASCII text is skipped a word at a time, so ordinary text costs next to nothing.
+/// The first character of [`INVISIBLE`]'s class at or after `from` (a character boundary):
+/// where a run can start. Every such character is encoded with a lead byte of `C2`, `E1`, `E2`,
+/// `EF` or `F3`, so only characters starting with one of those are looked at; `memchr` finds them
+/// a vector at a time, in any script.
 fn first_smuggling_char(hay: &str, from: usize) -> Option<usize> {
+    let bytes = hay.as_bytes();
     let mut pos = from;
+    // The next lead byte of each search from where it last looked: each goes over the text once.
+    let mut next_c2_e1_e2: Option<Option<usize>> = None;
+    let mut next_ef_f3: Option<Option<usize>> = None;
     loop {
-        pos += crate::normalize::ascii_run(hay.as_bytes().get(pos..)?);
-        let c = hay.get(pos..)?.chars().next()?;
+        let rest = bytes.get(pos..)?;
+        let a = match next_c2_e1_e2 {
+            Some(found) if found.is_none_or(|p| p >= pos) => found,
+            _ => {
+                let found = memchr::memchr3(0xC2, 0xE1, 0xE2, rest).map(|i| pos + i);
+                next_c2_e1_e2 = Some(found);
+                found
+            }
+        };
+        let b = match next_ef_f3 {
+            Some(found) if found.is_none_or(|p| p >= pos) => found,
+            _ => {
+                let found = memchr::memchr2(0xEF, 0xF3, rest).map(|i| pos + i);
+                next_ef_f3 = Some(found);
+                found
+            }
+        };
+        let at = a.into_iter().chain(b).min()?;
+        let c = hay.get(at..)?.chars().next()?;
         if is_smuggling_char(c) {
-            return Some(pos);
+            return Some(at);
         }
-        pos += c.len_utf8();
+        pos = at + c.len_utf8();
     }
 }
 
@@ -419,6 +442,40 @@ mod tests {
         }
         assert_eq!(first_smuggling_char("abc é\u{200B}x", 0), Some(6));
         assert_eq!(first_smuggling_char("abc é x", 0), None);
+        for c in (0..=0x10FFFFu32).filter_map(char::from_u32) {
+            if is_smuggling_char(c) {
+                let lead = c.encode_utf8(&mut buf).as_bytes()[0];
+                assert!(
+                    [0xC2, 0xE1, 0xE2, 0xEF, 0xF3].contains(&lead),
+                    "U+{:04X}",
+                    c as u32
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The lead-byte search finds the first smuggling character, as a walk over every
+        /// character does.
+        #[test]
+        fn smuggling_chars_are_found_from_their_lead_bytes(
+            text in crate::text_of(
+                &[
+                    "a", " ", "é", "«", "—", "\u{00A0}", "\u{00AD}", "\u{180E}", "\u{1800}",
+                    "\u{200B}", "\u{200A}", "\u{2028}", "\u{2066}", "\u{FEFF}", "\u{FF01}",
+                    "，", "\u{E0041}", "\u{E0100}", "中", "🙂", "Ж",
+                ],
+                40,
+            ),
+            from_char in 0usize..40,
+        ) {
+            let from = text.char_indices().nth(from_char).map_or(text.len(), |(i, _)| i);
+            let walked = text[from..]
+                .char_indices()
+                .find(|&(_, c)| is_smuggling_char(c))
+                .map(|(i, _)| from + i);
+            proptest::prop_assert_eq!(first_smuggling_char(&text, from), walked);
+        }
     }
 
     fn found(text: &str) -> Vec<String> {
