@@ -267,6 +267,24 @@ impl Skeleton {
                 pos = i;
                 continue;
             }
+            // Fast path: a run of non-ASCII letters and digits (CJK, Cyrillic, accented
+            // letters; up to `RUN` bytes), each kept as it is, copied at once.
+            if bytes[pos] >= 0x80 && last_end.is_none_or(|l| pos - l <= MAX_GAP) {
+                let mut cut = end.min(pos + RUN);
+                while !hay.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                let run = alphanumeric_run(&hay[pos..cut]);
+                if run > 0 {
+                    builder.char_start(pos, last_end);
+                    for &b in &bytes[pos..pos + run] {
+                        builder.byte(b, pos, pos + run);
+                    }
+                    last_end = Some(pos + run);
+                    pos += run;
+                    continue;
+                }
+            }
             match step(hay, bytes, pos, &mut last_end, &mut builder) {
                 Some(next) => pos = next,
                 None => break,
@@ -330,6 +348,13 @@ impl Skeleton {
         });
         (from, to)
     }
+}
+
+/// The length of the run of non-ASCII alphanumeric characters that `s` starts with.
+fn alphanumeric_run(s: &str) -> usize {
+    s.char_indices()
+        .find(|&(_, c)| c.is_ascii() || !is_alphanumeric(c))
+        .map_or(s.len(), |(i, _)| i)
 }
 
 /// What the character at `i` contributes (if kept) and how many bytes it covers: escapes,
@@ -478,6 +503,7 @@ mod tests {
                 &[
                     "a", "B", "7", " ", "\n", "-", "&#105;", "&amp;", "%6F", "%2", "<b>", "</i>",
                     "\\x41", "\\u0067", "é", "\u{1F642}", "ж", "@", "$", "          ", "\t\t",
+                    "中文", "Привет", "\u{301}",
                 ],
                 400,
             ),
