@@ -91,10 +91,14 @@ pub(crate) fn lowers_to_other(c: char) -> bool {
     facts(c) & LOWERS != 0
 }
 
-/// Whether a segment of just `c` is `c` in both the folded and the lower-case view: a visible,
-/// NFKC-stable starter that is no homoglyph and its own lower case.
-pub(crate) fn is_kept_as_is(c: char) -> bool {
-    facts(c) & (STARTER | STABLE | FOLDS | LOWERS) == STARTER | STABLE
+/// Whether `c` is a starter, and whether a segment of just `c` is `c` in both the folded and the
+/// lower-case view (a visible, NFKC-stable starter that is no homoglyph and its own lower case).
+pub(crate) fn verbatim_facts(c: char) -> (bool, bool) {
+    let f = facts(c);
+    (
+        f & STARTER != 0,
+        f & (STARTER | STABLE | FOLDS | LOWERS) == STARTER | STABLE,
+    )
 }
 
 /// [`char::is_alphanumeric`].

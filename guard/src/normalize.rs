@@ -15,7 +15,7 @@ use std::borrow::Cow;
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::char_facts::{is_kept_as_is, is_stable, is_starter, lowers_to_other};
+use crate::char_facts::{is_stable, is_starter, lowers_to_other, verbatim_facts};
 
 use crate::homoglyph;
 
@@ -229,20 +229,18 @@ fn verbatim_run(orig: &str, start: usize) -> usize {
     // The length of the run's last character (0 while the run is empty).
     let mut last_len = 0;
     loop {
-        let ascii = ascii_run(bytes.get(pos..).unwrap_or_default());
-        if ascii > 0 {
-            pos += ascii;
+        if bytes.get(pos).is_some_and(u8::is_ascii) {
+            pos += ascii_run(&bytes[pos..]);
             last_len = 1;
         }
         let Some(c) = orig.get(pos..).and_then(|rest| rest.chars().next()) else {
             return pos;
         };
-        if !is_starter(c) {
+        match verbatim_facts(c) {
             // The run's last character carries marks: it is not a whole segment.
-            return pos - last_len;
-        }
-        if !is_kept_as_is(c) {
-            return pos;
+            (false, _) => return pos - last_len,
+            (true, false) => return pos,
+            (true, true) => {}
         }
         pos += c.len_utf8();
         last_len = c.len_utf8();
