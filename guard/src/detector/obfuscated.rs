@@ -8,10 +8,11 @@
 //! reports it, once. Only the long, specific phrases are used here (without word boundaries,
 //! short ones such as "act as dan" turn up inside innocent text: "contact as dancer").
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use regex_automata::Input;
 use regex_automata::meta::Regex;
+use regex_automata::util::pool::Pool;
 
 use super::injection::{PatternPiece, pattern_pieces};
 use super::pattern_set::LAZY_DFA_CACHE_BYTES;
@@ -34,8 +35,8 @@ pub struct ObfuscatedPhraseDetector {
     /// The plain phrase patterns of the same checks (matches they cover are left to them).
     plain: Regex,
     max_len: usize,
-    /// A skeleton buffer reused between calls (a fresh one when it is busy).
-    scratch: Mutex<Skeleton>,
+    /// Skeleton buffers reused between calls, one per thread at a time.
+    scratch: Pool<Skeleton, fn() -> Skeleton>,
 }
 
 impl ObfuscatedPhraseDetector {
@@ -64,7 +65,7 @@ impl ObfuscatedPhraseDetector {
             meta: entries.iter().map(|&(_, k, s)| (k, s)).collect(),
             plain,
             max_len: longest * MAX_BYTES_PER_CHAR + LOOK_AHEAD + 4,
-            scratch: Mutex::new(Skeleton::default()),
+            scratch: Pool::new(Skeleton::default),
         })
     }
 
@@ -145,10 +146,7 @@ impl Detector for ObfuscatedPhraseDetector {
         if from >= hay.len() {
             return None;
         }
-        match self.scratch.try_lock() {
-            Ok(mut sk) => self.search(&mut sk, hay, from),
-            Err(_) => self.search(&mut Skeleton::default(), hay, from),
-        }
+        self.search(&mut self.scratch.get(), hay, from)
     }
 }
 

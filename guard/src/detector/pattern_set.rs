@@ -2,10 +2,11 @@
 //! `pii`, `secrets` and `injection` detectors.
 
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta::Regex;
+use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, Match, Span};
 
@@ -220,16 +221,11 @@ impl PatternSet {
         hay: &str,
         mut from: usize,
     ) -> Option<Match> {
-        let mut scratch = anchored.cache.try_lock();
-        let mut fresh = None;
-        let cache = match scratch.as_deref_mut() {
-            Ok(cache) => cache,
-            Err(_) => fresh.get_or_insert_with(|| anchored.dfa.create_cache()),
-        };
+        let mut cache = anchored.caches.get();
         loop {
             let p = starts(hay, from)?;
             let input = Input::new(hay).range(p..).anchored(Anchored::Yes);
-            let found = match anchored.dfa.try_search_fwd(cache, &input) {
+            let found = match anchored.dfa.try_search_fwd(&mut cache, &input) {
                 Ok(half) => half.map(|h| Match::new(h.pattern(), Span::from(p..h.offset()))),
                 // The lazy DFA gave up (it never does on these sets): the full engine decides.
                 Err(_) => self.regex.search(&input),
@@ -246,9 +242,13 @@ impl PatternSet {
 /// match is all there is to find, so the reverse pass and the set-up of a full search are spared.
 struct AnchoredSearch {
     dfa: DFA,
-    /// A cache reused between calls (a fresh one when it is busy).
-    cache: Mutex<Cache>,
+    /// Caches reused between calls, one per thread at a time.
+    caches: Pool<Cache, CreateCache>,
 }
+
+/// Makes a cache for [`AnchoredSearch::caches`].
+type CreateCache =
+    Box<dyn Fn() -> Cache + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
 
 impl AnchoredSearch {
     fn new(sources: &[String], syntax: syntax::Config) -> Result<Self, String> {
@@ -261,8 +261,12 @@ impl AnchoredSearch {
             )
             .build_many(sources)
             .map_err(|e| e.to_string())?;
-        let cache = Mutex::new(dfa.create_cache());
-        Ok(AnchoredSearch { dfa, cache })
+        let for_caches = dfa.clone();
+        let create: CreateCache = Box::new(move || for_caches.create_cache());
+        Ok(AnchoredSearch {
+            dfa,
+            caches: Pool::new(create),
+        })
     }
 }
 
