@@ -168,7 +168,7 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
     while pos < bytes.len() {
         // Fast path: characters that are whole segments and that the view keeps byte for byte
         // are copied as is (ASCII letters lower-cased for the lower view), a run at a time.
-        let fast = verbatim_run(orig, pos);
+        let (fast, stopper) = verbatim_run(orig, pos);
         if fast > pos {
             if !map.last().is_some_and(|e| e.verbatim) {
                 map.push(MapEntry {
@@ -185,12 +185,22 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
             pos = fast;
             continue;
         }
-        let end = segment_end(orig, pos);
         map.push(MapEntry {
             view: to_u32(text.len()),
             orig: to_u32(pos),
             verbatim: false,
         });
+        // The run stopped at a starter it does not copy; when a starter follows it too, it is a
+        // segment of its own (most of them: homoglyphs, capitals, full-width forms).
+        if let Some(c) = stopper {
+            let next = pos + c.len_utf8();
+            if orig[next..].chars().next().is_none_or(is_starter) && is_stable(c) {
+                push_char(&mut text, homoglyph::fold(c), lower);
+                pos = next;
+                continue;
+            }
+        }
+        let end = segment_end(orig, pos);
         let seg = &orig[pos..end];
         match single_stable_char(seg) {
             // One character that NFKC leaves alone (most accented letters, punctuation, emoji):
@@ -222,8 +232,9 @@ fn build_mapped(orig: &str, lower: bool) -> View<'static> {
 /// each is a starter) and that both views keep byte for byte: ASCII (whose letters the lower
 /// view lower-cases in place) and characters that are visible, NFKC-stable, no homoglyph and
 /// their own lower case (CJK, kana, emoji, lower-case accented letters). The folded and lower
-/// views take the same runs, so their offset maps are the same.
-fn verbatim_run(orig: &str, start: usize) -> usize {
+/// views take the same runs, so their offset maps are the same. Also returns the starter that
+/// stopped the run at its end, if one did.
+fn verbatim_run(orig: &str, start: usize) -> (usize, Option<char>) {
     let bytes = orig.as_bytes();
     let mut pos = start;
     // The length of the run's last character (0 while the run is empty).
@@ -234,12 +245,12 @@ fn verbatim_run(orig: &str, start: usize) -> usize {
             last_len = 1;
         }
         let Some(c) = orig.get(pos..).and_then(|rest| rest.chars().next()) else {
-            return pos;
+            return (pos, None);
         };
         match verbatim_facts(c) {
             // The run's last character carries marks: it is not a whole segment.
-            (false, _) => return pos - last_len,
-            (true, false) => return pos,
+            (false, _) => return (pos - last_len, None),
+            (true, false) => return (pos, Some(c)),
             (true, true) => {}
         }
         pos += c.len_utf8();
