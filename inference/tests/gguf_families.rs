@@ -16,7 +16,9 @@ use candle_core::quantized::{GgmlDType, gguf_file};
 use candle_transformers::models::{
     quantized_llama, quantized_phi3, quantized_qwen2, quantized_qwen3,
 };
-use common::tiny::{Reference, TinyGguf, byte_tokenizer, greedy, max_abs_diff, uncached};
+use common::tiny::{
+    Reference, TinyGguf, byte_tokenizer, generated, greedy, max_abs_diff, uncached,
+};
 use palisade_inference::{
     Engine, FinishReason, GenerateError, GenerationParams, LoadError, LoadOptions,
 };
@@ -371,11 +373,7 @@ fn generates_like_candle(family: &Family) {
     // Cached decode steps late in the context (for Gemma 3, past its sliding window).
     let late = &long[..long.len() - 16];
     let late_ids = engine.encode_prompt(late).expect("tokenizes");
-    let events: Vec<_> = engine
-        .generate(late, &GenerationParams::greedy(12))
-        .expect("fits")
-        .map(|e| e.expect("token"))
-        .collect();
+    let events = generated(&mut engine, late, &GenerationParams::greedy(12));
     let got: Vec<u32> = events.iter().map(|e| e.token_id).collect();
     assert_eq!(
         got,
@@ -600,10 +598,9 @@ fn phi3_with_a_sentencepiece_vocabulary_in_the_gguf() {
 
     let mut reference = reference(&path, "phi3");
     let expected = greedy(&mut reference, &ids, 8, 32_007);
-    let got: Vec<u32> = engine
-        .generate(&prompt, &GenerationParams::greedy(8))
-        .expect("starts")
-        .map(|e| e.expect("token").token_id)
+    let got: Vec<u32> = generated(&mut engine, &prompt, &GenerationParams::greedy(8))
+        .iter()
+        .map(|e| e.token_id)
         .collect();
     assert_eq!(got, expected);
 }

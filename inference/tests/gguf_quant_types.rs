@@ -12,7 +12,7 @@ use std::path::Path;
 use candle_core::Device;
 use candle_core::quantized::{GgmlDType, gguf_file};
 use candle_transformers::models::quantized_llama;
-use common::tiny::{Reference, TinyGguf, byte_tokenizer, max_abs_diff, uncached};
+use common::tiny::{Reference, TinyGguf, byte_tokenizer, generated, max_abs_diff, uncached};
 use palisade_inference::{Engine, GenerationParams, LoadOptions};
 
 const HIDDEN: usize = 256;
@@ -96,11 +96,7 @@ fn every_quantized_type_matches_candle() {
         let prompt = "hi there";
         let ids = engine.encode_prompt(prompt).expect("tokenizes");
         // A KV-cached greedy continuation, then each prefix scored by candle from scratch.
-        let events: Vec<_> = engine
-            .generate(prompt, &GenerationParams::greedy(6))
-            .expect("starts")
-            .map(|e| e.expect("token"))
-            .collect();
+        let events = generated(&mut engine, prompt, &GenerationParams::greedy(6));
         let mut reference = reference(&path);
         let mut sequence = ids.clone();
         for event in &events {

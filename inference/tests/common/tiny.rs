@@ -210,6 +210,20 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0f32, f32::max)
 }
 
+/// Every event of a generation from `prompt` with `params` (panics if it does not start or a
+/// step fails).
+pub fn generated(
+    engine: &mut palisade_inference::Engine,
+    prompt: &str,
+    params: &palisade_inference::GenerationParams,
+) -> Vec<palisade_inference::TokenEvent> {
+    engine
+        .generate(prompt, params)
+        .expect("starts")
+        .map(|e| e.expect("token"))
+        .collect()
+}
+
 /// Generates from `prompt` with `params` (greedy) and asserts the token ids are `expected`
 /// (what a reference computes without a KV cache) and every logprob is finite and at most 0.
 pub fn assert_generates(
@@ -218,11 +232,7 @@ pub fn assert_generates(
     params: &palisade_inference::GenerationParams,
     expected: &[u32],
 ) {
-    let events: Vec<_> = engine
-        .generate(prompt, params)
-        .expect("starts")
-        .map(|e| e.expect("token"))
-        .collect();
+    let events = generated(engine, prompt, params);
     let got: Vec<u32> = events.iter().map(|e| e.token_id).collect();
     assert_eq!(
         got, expected,
