@@ -1,12 +1,8 @@
 //! Per-character facts the normaliser asks about every non-ASCII character (is it a starter, is
 //! it already stable under NFKC, may lower-casing change it, is it alphanumeric), answered from
 //! tables: the Unicode crates answer these with long chains of comparisons, which made them most
-//! of the cost of building a view of European text, and of any text with emoji.
-//!
-//! The first [`EAGER_CHARS`] code points (Latin, Greek, Cyrillic, Hebrew, Arabic, Indic scripts,
-//! general punctuation, symbols and arrows) are tabled at first use; every other block of
-//! [`BLOCK_CHARS`] code points (CJK, emoji, ...) is tabled the first time one of its characters
-//! is asked about.
+//! of the cost of building a view of European text, and of any text with emoji. Each block of
+//! [`BLOCK_CHARS`] code points is tabled the first time one of its characters is asked about.
 
 use std::sync::OnceLock;
 
@@ -15,11 +11,9 @@ use unicode_normalization::{IsNormalized, is_nfkc_quick};
 
 use crate::normalize::is_invisible;
 
-/// Code points per lazily built block.
+/// Code points per table, built the first time one of them is asked about.
 const BLOCK_CHARS: u32 = 256;
-/// Code points below this are tabled together the first time any character is asked about.
-const EAGER_CHARS: u32 = 0x3000;
-/// Blocks covering every code point.
+/// Tables covering every code point.
 const BLOCKS: usize = (0x11_0000 / BLOCK_CHARS) as usize;
 
 const STARTER: u8 = 1;
@@ -49,15 +43,9 @@ fn compute(c: char) -> u8 {
 }
 
 fn facts(c: char) -> u8 {
-    static EAGER: OnceLock<Vec<u8>> = OnceLock::new();
-    static LAZY: [OnceLock<Box<[u8]>>; BLOCKS] = [const { OnceLock::new() }; BLOCKS];
+    static TABLES: [OnceLock<Box<[u8]>>; BLOCKS] = [const { OnceLock::new() }; BLOCKS];
     let v = u32::from(c);
-    if v < EAGER_CHARS {
-        let table = EAGER.get_or_init(|| table_of(0..EAGER_CHARS));
-        return table.get(v as usize).copied().unwrap_or_else(|| compute(c));
-    }
-    let block = (v / BLOCK_CHARS) as usize;
-    let Some(cell) = LAZY.get(block) else {
+    let Some(cell) = TABLES.get((v / BLOCK_CHARS) as usize) else {
         return compute(c);
     };
     let start = v - v % BLOCK_CHARS;

@@ -1,6 +1,5 @@
 //! The texts the guard's speed is measured on (shared by the `guard` bench and the
 //! `detector_cost` example).
-#![allow(dead_code)]
 
 /// Sentences of the mixed text, repeated in turn.
 pub const PROSE: &[&str] = &[

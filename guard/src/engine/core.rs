@@ -211,9 +211,7 @@ impl Core {
         debug_assert!(self.total == 0 && self.buf.is_empty(), "a fresh core");
         self.total = text.len();
         self.scanned_upto = text.len();
-        self.run_detectors(text, text.len(), true);
-        self.run_lengths(text);
-        self.release(text, text.len(), true)
+        self.scan_buffer(text, text.len(), true)
     }
 
     pub(crate) fn scan(&mut self, at_end: bool) -> Step {
@@ -230,13 +228,19 @@ impl Core {
         }
         self.scanned_upto = complete;
         let buf = std::mem::take(&mut self.buf);
-        let window = &buf[..complete - self.base];
-        self.run_detectors(window, complete, at_end);
-        self.run_lengths(window);
-        let step = self.release(&buf, complete, at_end);
+        let step = self.scan_buffer(&buf, complete, at_end);
         self.buf = buf;
         self.trim();
         step
+    }
+
+    /// Runs every detector and length rule over `buf` (the text from `self.base`) up to the
+    /// absolute offset `complete`, and releases what can be released.
+    fn scan_buffer(&mut self, buf: &str, complete: usize, at_end: bool) -> Step {
+        let window = &buf[..complete - self.base];
+        self.run_detectors(window, complete, at_end);
+        self.run_lengths(window);
+        self.release(buf, complete, at_end)
     }
 
     fn run_detectors(&mut self, window: &str, complete: usize, at_end: bool) {
