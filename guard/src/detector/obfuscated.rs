@@ -83,8 +83,8 @@ impl ObfuscatedPhraseDetector {
     fn search(&self, sk: &mut Skeleton, hay: &str, from: usize) -> Option<Candidate> {
         let mut start = from;
         loop {
-            let lb = floor(hay, start.saturating_sub(LOOK_BEHIND));
-            let end = ceil(hay, start.saturating_add(CHUNK));
+            let lb = hay.floor_char_boundary(start.saturating_sub(LOOK_BEHIND));
+            let end = hay.ceil_char_boundary(start.saturating_add(CHUNK));
             let last = end == hay.len();
             sk.build(hay, lb, end);
             let mut k = sk.index_at(hay, start);
@@ -105,28 +105,16 @@ impl ObfuscatedPhraseDetector {
                     Some(m) => break sk.span(hay, m.start(), m.end()).0.max(start + 1),
                     None if last => return None,
                     // Every match starting before `end - max_len` would have been found.
-                    None => break floor(hay, end.saturating_sub(self.max_len)).max(start + 1),
+                    None => {
+                        break hay
+                            .floor_char_boundary(end.saturating_sub(self.max_len))
+                            .max(start + 1);
+                    }
                 }
             };
-            start = ceil(hay, next);
+            start = hay.ceil_char_boundary(next);
         }
     }
-}
-
-fn floor(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
-fn ceil(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i += 1;
-    }
-    i
 }
 
 impl Detector for ObfuscatedPhraseDetector {

@@ -270,10 +270,7 @@ impl Skeleton {
             // Fast path: a run of non-ASCII letters and digits (CJK, Cyrillic, accented
             // letters; up to `RUN` bytes), each kept as it is, copied at once.
             if bytes[pos] >= 0x80 && last_end.is_none_or(|l| pos - l <= MAX_GAP) {
-                let mut cut = end.min(pos + RUN);
-                while !hay.is_char_boundary(cut) {
-                    cut -= 1;
-                }
+                let cut = hay.floor_char_boundary(end.min(pos + RUN));
                 let run = alphanumeric_run(&hay[pos..cut]);
                 if run > 0 {
                     builder.char_start(pos, last_end);
@@ -509,10 +506,7 @@ mod tests {
             ),
             skip in 0usize..40,
         ) {
-            let mut start = skip.min(hay.len());
-            while !hay.is_char_boundary(start) {
-                start -= 1;
-            }
+            let start = hay.floor_char_boundary(skip);
             let mut full = Full::default();
             walk(&hay, start, hay.len(), None, &mut full);
             let mut k = Skeleton::default();

@@ -530,14 +530,6 @@ fn view_of<'v, 'w>(
     views[i].get_or_insert_with(|| View::build(window, kind))
 }
 
-fn floor_boundary(s: &str, mut i: usize) -> usize {
-    i = i.min(s.len());
-    while !s.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
-}
-
 /// Runs one detector over a window. Pushes `(candidate, absolute start, absolute end)` for every
 /// committed candidate, and advances the slot.
 fn scan_one(
@@ -605,7 +597,7 @@ fn scan_one(
             None => break determined.min(n),
         }
     };
-    let pending = floor_boundary(hay, pending);
+    let pending = hay.floor_char_boundary(pending);
     slot.cursor = base + view.orig_start(pending);
-    slot.live_from = base + view.orig_start(floor_boundary(hay, live.min(n)).max(pending));
+    slot.live_from = base + view.orig_start(hay.floor_char_boundary(live.min(n)).max(pending));
 }
