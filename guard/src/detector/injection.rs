@@ -417,7 +417,7 @@ fn build_parts(checks: &[InjectionCheck]) -> Result<Parts, String> {
                 ViewKind::Original,
                 false,
             )?
-            .with_start_hint(first_smuggling_char),
+            .with_start_hint(first_smuggling_char)?,
         ));
     }
     Ok(Parts {

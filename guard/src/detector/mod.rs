@@ -17,6 +17,7 @@
 pub mod anchor_windows;
 pub mod classifier;
 pub mod encoded;
+pub(crate) mod hinted_search;
 pub mod injection;
 pub mod ip_starts;
 pub mod keywords;
@@ -24,6 +25,7 @@ pub mod liveness;
 pub mod obfuscated;
 pub mod pattern_set;
 pub mod pii;
+pub mod pii_starts;
 pub mod regex_rule;
 pub mod restore;
 pub mod secret_assignment;

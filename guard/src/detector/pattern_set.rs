@@ -11,6 +11,7 @@ use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, Match, Span};
 
 use super::anchor_windows::{Anchors, window};
+use super::hinted_search::HintedSearch;
 use super::regex_rule::check_pattern;
 use super::{Candidate, Detector, Liveness};
 use crate::normalize::ViewKind;
@@ -79,8 +80,8 @@ impl PatternDef {
 pub(crate) const LAZY_DFA_CACHE_BYTES: usize = 16 << 20;
 
 /// Finds the first position at or after `from` where a match of a set may start (`None`: no
-/// match can start in `hay[from..]`). It must never skip a possible start: the set's findings
-/// are then the same as without it, only found sooner.
+/// match can start in `hay[from..]`; `from` need not be on a character boundary). It must never
+/// skip a possible start: the set's findings are then the same as without it, only found sooner.
 pub type StartHint = fn(hay: &str, from: usize) -> Option<usize>;
 
 /// Several patterns compiled into one leftmost-first automaton.
@@ -100,8 +101,9 @@ pub struct PatternSet {
 enum Search {
     /// The automaton over the text from the cursor.
     Plain,
-    /// From the first position the hint allows, then as [`Search::Plain`].
-    FromHint(StartHint),
+    /// The automaton from the first position the hint allows, jumping ahead with the hint again
+    /// each time it is back in its start state (see [`super::hinted_search`]).
+    Hinted(StartHint, Box<HintedSearch>),
     /// One anchored search at each position the hint gives.
     AnchoredStarts(StartHint, Box<AnchoredSearch>),
     /// The automaton only in windows around the anchors' occurrences.
@@ -194,10 +196,15 @@ impl PatternSet {
         }
     }
 
-    /// Skips text where no match can start before running the automaton (see [`StartHint`]).
-    pub fn with_start_hint(mut self, hint: StartHint) -> Self {
-        self.search = Search::FromHint(hint);
-        self
+    /// Skips text where no match can start, wherever the automaton is not in the middle of a
+    /// possible match (see [`StartHint`]).
+    ///
+    /// Fails only if the set's automaton cannot be built again for this search (it was built
+    /// once already, so in practice never).
+    pub fn with_start_hint(mut self, hint: StartHint) -> Result<Self, String> {
+        let hinted = HintedSearch::new(&self.sources, self.syntax)?;
+        self.search = Search::Hinted(hint, Box::new(hinted));
+        Ok(self)
     }
 
     /// Searches only at the positions `starts` gives, one anchored search at each: far faster
@@ -289,7 +296,11 @@ impl Detector for PatternSet {
         }
         let m = match &self.search {
             Search::Plain => self.regex.find(Input::new(hay).range(from..))?,
-            Search::FromHint(hint) => self.regex.find(Input::new(hay).range(hint(hay, from)?..))?,
+            Search::Hinted(hint, hinted) => match hinted.find(*hint, hay, from) {
+                Ok(found) => found?,
+                // The lazy DFA gave up (it never does on these sets): the full engine decides.
+                Err(_) => self.regex.find(Input::new(hay).range(from..))?,
+            },
             Search::AnchoredStarts(starts, anchored) => {
                 self.find_anchored(*starts, anchored, hay, from)?
             }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::ip_starts::ip_starts;
 use super::pattern_set::{Outcome, PatternDef, PatternSet};
+use super::pii_starts::pii_starts;
 use super::validators::{card_prefix, iban_length, luhn, mod97, us_ssn, verhoeff};
 use super::{Detector, char_at, char_before};
 use crate::normalize::ViewKind;
@@ -291,7 +292,8 @@ pub fn build(
 }
 
 /// The set of the built-in `entities` (not empty). A set of IP addresses alone searches from the
-/// `.` and `:` where an address may start (see [`ip_starts`]).
+/// `.` and `:` where an address may start (see [`ip_starts`]); any other set skips the text far
+/// from digits, `+`, `(`, `@` and `:` (see [`pii_starts`]).
 pub(crate) fn build_entities(entities: &[PiiEntity]) -> Result<PatternSet, String> {
     let mut kinds: Vec<Arc<str>> = Vec::new();
     let mut defs = Vec::new();
@@ -351,7 +353,7 @@ pub(crate) fn build_entities(entities: &[PiiEntity]) -> Result<PatternSet, Strin
     if entities.iter().all(|&e| e == PiiEntity::IpAddress) {
         set.with_anchored_starts(ip_starts)
     } else {
-        Ok(set)
+        set.with_start_hint(pii_starts)
     }
 }
 

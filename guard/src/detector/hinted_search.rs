@@ -1,0 +1,157 @@
+//! A leftmost-first search that skips text with a [`StartHint`] every time the automaton is back
+//! in its start state, not only once before it starts.
+//!
+//! A pattern set whose matches may start at many letters (an e-mail address's local part, an
+//! IBAN's country code) gets no literal prefilter from the regex engine, so the engine runs its
+//! automaton over every byte. A hint that knows where a match can start (next to a digit or an
+//! `@`, say) lets the search jump over the text in between, and the automaton only reads the
+//! neighbourhood of those bytes.
+//!
+//! The search is the one the lazy DFA does itself with a literal prefilter (forward for the
+//! match's end, then backward from it for its start), with the hint in the prefilter's place.
+
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::hybrid::regex::Regex;
+use regex_automata::util::pool::Pool;
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, HalfMatch, Input, Match, MatchError, Span};
+
+use super::pattern_set::{LAZY_DFA_CACHE_BYTES, StartHint};
+
+/// The caches of the forward and the reverse DFA.
+type Caches = (Cache, Cache);
+
+/// Makes the caches for [`HintedSearch::caches`].
+type CreateCaches =
+    Box<dyn Fn() -> Caches + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
+
+/// Forward and reverse lazy DFAs of a pattern set, searched with a [`StartHint`].
+pub(crate) struct HintedSearch {
+    /// Finds where the leftmost-first match ends.
+    forward: DFA,
+    /// Finds where it starts, searching back from its end.
+    reverse: DFA,
+    /// Caches reused between calls, one per thread at a time.
+    caches: Pool<Caches, CreateCaches>,
+}
+
+impl HintedSearch {
+    /// Compiles `sources` (leftmost-first, in priority order) with `syntax`.
+    pub(crate) fn new(sources: &[String], syntax: syntax::Config) -> Result<Self, String> {
+        let regex = Regex::builder()
+            .syntax(syntax)
+            .dfa(
+                DFA::config()
+                    .cache_capacity(LAZY_DFA_CACHE_BYTES)
+                    .minimum_cache_clear_count(None)
+                    // Start states are tagged, so the search sees when to ask the hint again.
+                    .specialize_start_states(true),
+            )
+            .build_many(sources)
+            .map_err(|e| e.to_string())?;
+        let (forward, reverse) = (regex.forward().clone(), regex.reverse().clone());
+        let (f, r) = (forward.clone(), reverse.clone());
+        let create: CreateCaches = Box::new(move || (f.create_cache(), r.create_cache()));
+        Ok(HintedSearch {
+            forward,
+            reverse,
+            caches: Pool::new(create),
+        })
+    }
+
+    /// The leftmost-first match at or after `from`, where `hint` never skips a possible start.
+    /// An error means the lazy DFA gave up (it does not with these settings); the caller then
+    /// searches some other way.
+    pub(crate) fn find(
+        &self,
+        hint: StartHint,
+        hay: &str,
+        from: usize,
+    ) -> Result<Option<Match>, MatchError> {
+        let mut caches = self.caches.get();
+        let (forward, reverse) = &mut *caches;
+        let Some((end, restart)) = self.find_end(forward, hint, hay, from)? else {
+            return Ok(None);
+        };
+        // The match starts at or after the last point where the automaton was back in its start
+        // state: searching backward from its end to there finds the start, as a search begun
+        // there would.
+        let back = Input::new(hay)
+            .span(Span::from(restart..end.offset()))
+            .anchored(Anchored::Yes);
+        let start = self.reverse.try_search_rev(reverse, &back)?;
+        Ok(start.map(|s| Match::new(end.pattern(), s.offset()..end.offset())))
+    }
+
+    /// The end of the leftmost-first match at or after `from`, and a position at or before its
+    /// start where the automaton was in its start state.
+    fn find_end(
+        &self,
+        cache: &mut Cache,
+        hint: StartHint,
+        hay: &str,
+        from: usize,
+    ) -> Result<Option<(HalfMatch, usize)>, MatchError> {
+        let dfa = &self.forward;
+        let bytes = hay.as_bytes();
+        let Some(mut at) = hint(hay, from) else {
+            return Ok(None);
+        };
+        let mut restart = at;
+        // Unless a pattern starts with a look-around assertion, every position has the same
+        // start state.
+        let universal_start = dfa.get_nfa().look_set_prefix_any().is_empty();
+        let mut sid = dfa.start_state_forward(cache, &Input::new(hay).range(at..))?;
+        let mut found = None;
+        let gave_up = |at: usize| MatchError::gave_up(at);
+        while let Some(&byte) = bytes.get(at) {
+            let mut next = if sid.is_tagged() {
+                dfa.next_state(cache, sid, byte).map_err(|_| gave_up(at))?
+            } else {
+                dfa.next_state_untagged(cache, sid, byte)
+            };
+            if next.is_unknown() {
+                next = dfa.next_state(cache, sid, byte).map_err(|_| gave_up(at))?;
+            }
+            if next.is_tagged() {
+                if next.is_start() {
+                    // Nothing is in progress: no match starts at or before `at`.
+                    if found.is_none() {
+                        let Some(q) = hint(hay, at + 1) else {
+                            return Ok(None);
+                        };
+                        restart = q;
+                        at = q;
+                        sid = if universal_start {
+                            next
+                        } else {
+                            dfa.start_state_forward(cache, &Input::new(hay).range(q..))?
+                        };
+                        continue;
+                    }
+                } else if next.is_match() {
+                    found = Some((
+                        HalfMatch::new(dfa.match_pattern(cache, next, 0), at),
+                        restart,
+                    ));
+                } else if next.is_dead() {
+                    return Ok(found);
+                } else if next.is_quit() {
+                    return Err(MatchError::quit(byte, at));
+                }
+            }
+            sid = next;
+            at += 1;
+        }
+        let last = dfa
+            .next_eoi_state(cache, sid)
+            .map_err(|_| gave_up(bytes.len()))?;
+        if last.is_match() {
+            found = Some((
+                HalfMatch::new(dfa.match_pattern(cache, last, 0), bytes.len()),
+                restart,
+            ));
+        }
+        Ok(found)
+    }
+}
