@@ -2,9 +2,10 @@
 //! fastest of many checks, so that a shared, noisy machine still gives repeatable figures (a
 //! quick profile, not a bench; `cargo bench -p palisade-guard --bench guard` gives medians).
 //!
-//! `cargo run --release -p palisade-guard --example detector_cost [NAME ...]` runs only the named
-//! rows (for a profiler: `PALISADE_ROUNDS=1 perf record ... pii`); `PALISADE_TEXT_BYTES` sets
-//! the text's size (256 KiB by default).
+//! `cargo run --release -p palisade-guard --example detector_cost [mixed|non-latin] [NAME ...]`
+//! runs only the named texts and rows (for a profiler: `perf record ... mixed pii`);
+//! `PALISADE_ROUNDS` sets the number of checks (60 by default) and `PALISADE_TEXT_BYTES` the
+//! text's size (256 KiB by default).
 use std::time::{Duration, Instant};
 
 use palisade_guard::{Direction, Guard, Policy};
@@ -62,11 +63,17 @@ fn env_number(name: &str, default: usize) -> usize {
 fn main() {
     let bytes = env_number("PALISADE_TEXT_BYTES", 256 * 1024);
     let rounds = env_number("PALISADE_ROUNDS", 60);
-    let only: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let (labels, only): (Vec<String>, Vec<String>) = args
+        .into_iter()
+        .partition(|a| a == "mixed" || a == "non-latin");
     for (label, text) in [
         ("mixed", texts::mixed(bytes)),
         ("non-latin", texts::non_latin(bytes)),
     ] {
+        if !labels.is_empty() && !labels.iter().any(|l| l == label) {
+            continue;
+        }
         for &(name, rule) in RULES {
             if !only.is_empty() && !only.iter().any(|o| o == name) {
                 continue;

@@ -31,6 +31,7 @@ pub mod restore;
 pub mod secret_assignment;
 pub mod secrets;
 pub mod skeleton;
+mod swar;
 pub mod validators;
 
 use std::collections::HashMap;

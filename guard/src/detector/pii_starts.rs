@@ -13,6 +13,8 @@
 //! `from`, walked back over at most 64 such characters. The search jumps there, and the automaton
 //! reads only the text around them (see [`super::hinted_search`]).
 
+use super::swar;
+
 /// The most bytes an entity can have before its first [`is_lead`] byte.
 const MAX_PREFIX: usize = 64;
 
@@ -46,35 +48,21 @@ pub fn pii_starts(hay: &str, from: usize) -> Option<usize> {
     Some(start)
 }
 
-/// The first lead byte at or after `from`: eight bytes at a time, with exact per-byte tests on
-/// a `u64` (the lowest flagged byte of each test is exact, which is all the search needs).
+/// The first lead byte at or after `from`, eight bytes at a time.
 fn first_lead(bytes: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    // Flags (in each byte's high bit) the bytes of `word` equal to `b`.
-    let equal = |word: u64, b: u8| {
-        let x = word ^ (ONES * u64::from(b));
-        x.wrapping_sub(ONES) & !x & HIGH
-    };
     let mut at = from;
-    let mut words = bytes.get(from..)?.chunks_exact(8);
-    for chunk in &mut words {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?);
-        // ASCII bytes of at least `0` and below `:`; the added high bit keeps each byte's
-        // subtraction from borrowing from the next.
-        let high = word | HIGH;
-        let digits = high.wrapping_sub(ONES * u64::from(b'0'))
-            & !high.wrapping_sub(ONES * u64::from(b':'))
-            & !word
-            & HIGH;
-        let found =
-            digits | equal(word, b'+') | equal(word, b'(') | equal(word, b'@') | equal(word, b':');
+    while let Some(word) = swar::word_at(bytes, at) {
+        let found = swar::digits(word)
+            | swar::equal(word, b'+')
+            | swar::equal(word, b'(')
+            | swar::equal(word, b'@')
+            | swar::equal(word, b':');
         if found != 0 {
-            return Some(at + found.trailing_zeros() as usize / 8);
+            return Some(at + swar::first_flagged(found));
         }
         at += 8;
     }
-    let rest = words.remainder();
+    let rest = bytes.get(at..)?;
     rest.iter()
         .position(|&b| LEADS[usize::from(b)])
         .map(|i| at + i)

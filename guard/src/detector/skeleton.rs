@@ -13,6 +13,7 @@
 //! [`MAX_GAP`] dropped bytes between two kept characters becomes a [`BREAK`] that no phrase
 //! crosses. Together these keep the obfuscated-phrase detector local and bounded.
 
+use super::swar;
 use crate::char_facts::is_alphanumeric;
 
 /// The longest token (an escape, a character reference or a tag name) a character can be part of.
@@ -250,18 +251,7 @@ impl Skeleton {
                     debug_assert!(false, "the skeleton outgrew its bound");
                     break;
                 };
-                let (mut n, mut last_kept, mut i) = (0, pos, pos);
-                while i < limit {
-                    let c = ASCII_CLASS[usize::from(bytes[i])];
-                    if c == SPECIAL || i - last_kept > MAX_GAP {
-                        break;
-                    }
-                    out[n] = c;
-                    let kept = c != DROP;
-                    n += usize::from(kept);
-                    last_kept = if kept { i } else { last_kept };
-                    i += 1;
-                }
+                let (n, last_kept, i) = ascii_run(bytes, pos, limit, out);
                 builder.len = at + n;
                 last_end = Some(last_kept + 1);
                 pos = i;
@@ -345,6 +335,75 @@ impl Skeleton {
         });
         (from, to)
     }
+}
+
+/// Copies the kept bytes of the plain ASCII run at `bytes[pos..limit]` (`bytes[pos]` is kept)
+/// to `out` (at least `limit - pos` bytes long), each as [`ASCII_CLASS`] has it. Stops before a
+/// byte that needs [`classify`] or ends a gap of more than [`MAX_GAP`] bytes. Returns how many
+/// bytes it wrote, where the last kept byte is and where it stopped.
+#[inline]
+fn ascii_run(bytes: &[u8], pos: usize, limit: usize, out: &mut [u8]) -> (usize, usize, usize) {
+    let (mut n, mut last_kept, mut i) = (0, pos, pos);
+    // Eight-byte steps only note the last word with a kept byte; `last_kept` is made exact from it
+    // before it is needed (its start is a lower bound meanwhile).
+    let mut kept_word: Option<usize> = None;
+    let settle = |word: usize| {
+        let back = bytes[word..word + 8]
+            .iter()
+            .rev()
+            .position(|&b| ASCII_CLASS[usize::from(b)] != DROP);
+        word + 7 - back.unwrap_or(7)
+    };
+    while i < limit {
+        // Eight bytes at a time while no gap can grow past `MAX_GAP` among them. The bytes are
+        // written before it is known whether one needs a closer look; if one does, nothing is
+        // kept and they are taken one at a time, up to that byte.
+        let mut one_by_one = i + 1;
+        if i + 8 <= limit
+            && i + 7 - kept_word.unwrap_or(last_kept) <= MAX_GAP
+            && let Some(word) = swar::word_at(bytes, i)
+            && let Some(dst) = out.get_mut(n..n + 8)
+        {
+            let (mut m, mut any) = (0, 0);
+            for b in word.to_le_bytes() {
+                let c = ASCII_CLASS[usize::from(b)];
+                // `m` counts the bytes kept so far, fewer than 8: the mask only spares a bounds
+                // check.
+                dst[m & 7] = c;
+                any |= c;
+                m += usize::from(c != DROP);
+            }
+            // Only `SPECIAL` has the high bit set.
+            if any & 0x80 == 0 {
+                n += m;
+                kept_word = if m > 0 { Some(i) } else { kept_word };
+                i += 8;
+                continue;
+            }
+            one_by_one = i + 8;
+        }
+        if let Some(word) = kept_word.take() {
+            last_kept = settle(word);
+        }
+        while i < one_by_one.min(limit) {
+            let c = ASCII_CLASS[usize::from(bytes[i])];
+            if c == SPECIAL || i - last_kept > MAX_GAP {
+                return (n, last_kept, i);
+            }
+            let Some(slot) = out.get_mut(n) else {
+                return (n, last_kept, i);
+            };
+            *slot = c;
+            let kept = c != DROP;
+            n += usize::from(kept);
+            last_kept = if kept { i } else { last_kept };
+            i += 1;
+        }
+    }
+    if let Some(word) = kept_word {
+        last_kept = settle(word);
+    }
+    (n, last_kept, i)
 }
 
 /// The length of the run of non-ASCII alphanumeric characters that `s` starts with.

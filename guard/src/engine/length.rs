@@ -42,13 +42,11 @@ impl LengthCounter {
             LengthUnit::Bytes => {
                 let limit = usize::try_from(self.max).unwrap_or(usize::MAX);
                 if base + text.len() > limit {
-                    // The first character that does not fit entirely.
-                    for (i, c) in text.char_indices() {
-                        if base + i + c.len_utf8() > limit {
-                            self.exceeded = Some((base + i, base + i + c.len_utf8()));
-                            return;
-                        }
-                    }
+                    // The first character that does not fit entirely: the one holding the
+                    // first byte past the limit.
+                    let i = text.floor_char_boundary(limit.saturating_sub(base));
+                    let len = text[i..].chars().next().map_or(0, char::len_utf8);
+                    self.exceeded = Some((base + i, base + i + len));
                 }
             }
             LengthUnit::Tokens => {
@@ -93,6 +91,19 @@ mod tests {
         c.feed("dé!");
         // "abcd" = 4 bytes, "é" would end at 6 > 5.
         assert_eq!(c.exceeded, Some((4, 6)));
+        // The limit on a character boundary, and inside a later feed.
+        for (max, feeds, want) in [
+            (4, &["abcdé"][..], (4, 6)),
+            (5, &["ab", "cdé", "x"], (4, 6)),
+            (6, &["ab", "cdé", "xyz"], (6, 7)),
+            (0, &["", "é"], (0, 2)),
+        ] {
+            let mut c = LengthCounter::new(max, LengthUnit::Bytes);
+            for f in feeds {
+                c.feed(f);
+            }
+            assert_eq!(c.exceeded, Some(want), "max {max}, {feeds:?}");
+        }
     }
 
     #[test]
