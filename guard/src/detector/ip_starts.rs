@@ -1,5 +1,5 @@
-//! Where an IP address may start, found from the `.` and `:` bytes (eight bytes at a time)
-//! instead of running the address automaton over every byte of the text.
+//! Where an IP address may start, found from the `.` and `:` bytes (with `memchr`) instead of
+//! running the address automaton over every byte of the text.
 //!
 //! * An IPv4 address starts with one to three digits followed by a `.` and a digit, and two more
 //!   dots come among the digits and dots after it (so `3.14.2` and `10.0.19045` are passed by).
@@ -8,9 +8,7 @@
 //!
 //! So the first `.` or `:` at or after an address's start lies at most four bytes after it, and
 //! only digits (or hex digits) come between: every possible start is found by walking back from
-//! the separators in order. The text between them is passed by eight bytes at a time.
-
-use super::swar;
+//! the separators in order. Text between separators is never looked at.
 
 /// The most bytes before its first separator an address can start.
 const MAX_LEAD: usize = 4;
@@ -21,7 +19,7 @@ pub fn ip_starts(hay: &str, from: usize) -> Option<usize> {
     let bytes = hay.as_bytes();
     let mut at = from;
     loop {
-        let sep = next_separator(bytes, at)?;
+        let sep = at + memchr::memchr2(b'.', b':', bytes.get(at..)?)?;
         let after = &bytes[sep + 1..];
         let (lead, plausible, may_start_at_sep) = if bytes[sep] == b'.' {
             (3, dotted_quad_rest(after), false)
@@ -50,30 +48,6 @@ pub fn ip_starts(hay: &str, from: usize) -> Option<usize> {
         }
         at = sep + 1;
     }
-}
-
-/// The first `:`, or `.` followed by a digit, at or after `at`, eight bytes at a time; near the
-/// end, maybe some other `.` before it. A `.` followed by anything else is never an address's
-/// first `.`, so sentence ends and file names are passed by without a look.
-fn next_separator(bytes: &[u8], mut at: usize) -> Option<usize> {
-    let is_separator = |i: usize| {
-        bytes[i] == b':' || (bytes[i] == b'.' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
-    };
-    // The eight bytes at `at` and the eight after each of them, while there are nine.
-    while let (Some(word), Some(next)) = (swar::word_at(bytes, at), swar::word_at(bytes, at + 1)) {
-        let found = (swar::equal(word, b'.') & swar::digits(next)) | swar::equal(word, b':');
-        if found == 0 {
-            at += 8;
-            continue;
-        }
-        // Tests joined with `&` may flag a byte that fails one of them: checked here.
-        let i = at + swar::first_flagged(found);
-        if is_separator(i) {
-            return Some(i);
-        }
-        at = i + 1;
-    }
-    memchr::memchr2(b'.', b':', bytes.get(at..)?).map(|i| at + i)
 }
 
 /// Whether `after` (the bytes after an IPv4 address's first `.`) can go on as one: a digit, and
