@@ -104,41 +104,47 @@ impl HintedSearch {
         let mut sid = dfa.start_state_forward(cache, &Input::new(hay).range(at..))?;
         let mut found = None;
         let gave_up = |at: usize| MatchError::gave_up(at);
-        while let Some(&byte) = bytes.get(at) {
-            let mut next = if sid.is_tagged() {
-                dfa.next_state(cache, sid, byte).map_err(|_| gave_up(at))?
-            } else {
-                dfa.next_state_untagged(cache, sid, byte)
-            };
-            if next.is_unknown() {
-                next = dfa.next_state(cache, sid, byte).map_err(|_| gave_up(at))?;
-            }
-            if next.is_tagged() {
-                if next.is_start() {
-                    // Nothing is in progress: no match starts at or before `at`.
-                    if found.is_none() {
-                        let Some(q) = hint(hay, at + 1) else {
-                            return Ok(None);
-                        };
-                        restart = q;
-                        at = q;
-                        sid = if universal_start {
-                            next
-                        } else {
-                            dfa.start_state_forward(cache, &Input::new(hay).range(q..))?
-                        };
-                        continue;
+        while at < bytes.len() {
+            // Untagged states (no match, not the start, not dead) are by far the most common:
+            // a tight loop over them.
+            if !sid.is_tagged() {
+                while let Some(&byte) = bytes.get(at) {
+                    let next = dfa.next_state_untagged(cache, sid, byte);
+                    if next.is_tagged() {
+                        break;
                     }
-                } else if next.is_match() {
-                    found = Some((
-                        HalfMatch::new(dfa.match_pattern(cache, next, 0), at),
-                        restart,
-                    ));
-                } else if next.is_dead() {
-                    return Ok(found);
-                } else if next.is_quit() {
-                    return Err(MatchError::quit(byte, at));
+                    sid = next;
+                    at += 1;
                 }
+            }
+            let Some(&byte) = bytes.get(at) else {
+                break;
+            };
+            let next = dfa.next_state(cache, sid, byte).map_err(|_| gave_up(at))?;
+            if next.is_start() {
+                // Nothing is in progress: no match starts at or before `at`.
+                if found.is_none() {
+                    let Some(q) = hint(hay, at + 1) else {
+                        return Ok(None);
+                    };
+                    restart = q;
+                    at = q;
+                    sid = if universal_start {
+                        next
+                    } else {
+                        dfa.start_state_forward(cache, &Input::new(hay).range(q..))?
+                    };
+                    continue;
+                }
+            } else if next.is_match() {
+                found = Some((
+                    HalfMatch::new(dfa.match_pattern(cache, next, 0), at),
+                    restart,
+                ));
+            } else if next.is_dead() {
+                return Ok(found);
+            } else if next.is_quit() {
+                return Err(MatchError::quit(byte, at));
             }
             sid = next;
             at += 1;
