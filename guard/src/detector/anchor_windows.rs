@@ -12,6 +12,8 @@
 //! simply runs on from `from`, as it would without anchors.
 
 use aho_corasick::{AhoCorasick, MatchKind};
+use regex_automata::meta::Regex;
+use regex_automata::{Input, Match};
 
 /// A packed literal search handles at most this many literals at full speed.
 const LITERALS_PER_SEARCHER: usize = 64;
@@ -62,7 +64,7 @@ impl Anchors {
     }
 
     /// The leftmost occurrence `(start, end)` of an anchor starting at or after `at`.
-    pub fn first(&self, hay: &str, mut at: usize) -> Option<(usize, usize)> {
+    pub fn first(&self, hay: &[u8], mut at: usize) -> Option<(usize, usize)> {
         let mut chunk = FIRST_CHUNK;
         while at < hay.len() {
             let chunk_end = hay.len().min(at.saturating_add(chunk));
@@ -92,20 +94,34 @@ impl Anchors {
     }
 }
 
-/// Where to search for the leftmost match at or after `from`: `Some((lo, hi, accept_until))`,
-/// a window whose leftmost match counts only if it starts by `accept_until`; `None` when there
-/// is no anchor left (so no match).
-pub(crate) fn window(
+/// The leftmost match of `regex` (whose matches are at most `max_len` bytes long and each
+/// contain one of `anchors`) at or after `from`, searched in windows around the anchors'
+/// occurrences (see the module documentation).
+pub(crate) fn find_around(
     anchors: &Anchors,
-    hay: &str,
+    regex: &Regex,
+    hay: &[u8],
     from: usize,
-    at: usize,
     max_len: usize,
-) -> Option<(usize, usize, usize)> {
-    let (s, e) = anchors.first(hay, at)?;
-    let lo = from.max(e.saturating_sub(max_len));
-    let hi = hay.len().min(s.saturating_add(max_len));
-    Some((lo, hi, s))
+) -> Option<Match> {
+    let mut at = from;
+    let mut searched_to = from;
+    loop {
+        let (s, e) = anchors.first(hay, at)?;
+        let lo = from.max(e.saturating_sub(max_len));
+        let hi = hay.len().min(s.saturating_add(max_len));
+        if lo < searched_to {
+            // Occurrences crowd together: windows would overlap. Search on from `from`.
+            return regex.find(Input::new(hay).range(from..));
+        }
+        if let Some(m) = regex.search(&Input::new(hay).range(lo..hi))
+            && m.start() <= s
+        {
+            return Some(m);
+        }
+        searched_to = hi;
+        at = s + 1;
+    }
 }
 
 /// Checks that every match of `pattern` (compiled with `syntax`) contains one of `anchors`: a
@@ -195,9 +211,12 @@ mod tests {
         let anchors = Anchors::new(&many).expect("anchors");
         let hay = format!("{}w099x and w001x", "-".repeat(5000));
         let at = 5000;
-        assert_eq!(anchors.first(&hay, 0), Some((at, at + 5)));
-        assert_eq!(anchors.first(&hay, at + 1), Some((at + 10, at + 15)));
-        assert_eq!(anchors.first(&hay, at + 11), None);
+        assert_eq!(anchors.first(hay.as_bytes(), 0), Some((at, at + 5)));
+        assert_eq!(
+            anchors.first(hay.as_bytes(), at + 1),
+            Some((at + 10, at + 15))
+        );
+        assert_eq!(anchors.first(hay.as_bytes(), at + 11), None);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use regex_automata::Input;
 use regex_automata::meta::Regex;
 use regex_automata::util::pool::Pool;
 
+use super::anchor_windows::{Anchors, find_around};
 use super::injection::{PatternPiece, pattern_pieces};
 use super::pattern_set::LAZY_DFA_CACHE_BYTES;
 use super::regex_rule::check_pattern;
@@ -30,6 +31,11 @@ pub struct ObfuscatedPhraseDetector {
     kinds: Vec<Arc<str>>,
     /// Skeleton patterns, one per entry of `meta`.
     regex: Regex,
+    /// Skeleton forms of the phrases' anchors, one of which every skeleton match contains
+    /// (`None` in tests that search without them).
+    anchors: Option<Anchors>,
+    /// The longest skeleton match, in skeleton bytes.
+    skeleton_max_len: usize,
     /// `(kind, score)` of each skeleton pattern.
     meta: Vec<(usize, f32)>,
     /// The plain phrase patterns of the same checks (matches they cover are left to them).
@@ -41,10 +47,12 @@ pub struct ObfuscatedPhraseDetector {
 
 impl ObfuscatedPhraseDetector {
     /// Compiles `(plain pattern, kind, score)` entries (patterns as in the phrase tables: `\s`
-    /// for whitespace, no word boundaries); `plain` matches the expanded plain patterns.
+    /// for whitespace, no word boundaries); `plain` matches the expanded plain patterns, and
+    /// every match of the entries contains one of the words `anchors`.
     pub fn new(
         kinds: Vec<Arc<str>>,
         entries: &[(&str, usize, f32)],
+        anchors: &[&str],
         plain: Regex,
     ) -> Result<Self, String> {
         let mut sources = Vec::with_capacity(entries.len());
@@ -59,14 +67,24 @@ impl ObfuscatedPhraseDetector {
             .configure(Regex::config().hybrid_cache_capacity(LAZY_DFA_CACHE_BYTES))
             .build_many(&sources)
             .map_err(|e| e.to_string())?;
+        let anchors: Vec<String> = anchors.iter().map(|w| skeleton_pattern(w)).collect();
         Ok(ObfuscatedPhraseDetector {
             kinds,
             regex,
+            anchors: Some(Anchors::new(&anchors)?),
+            skeleton_max_len: longest,
             meta: entries.iter().map(|&(_, k, s)| (k, s)).collect(),
             plain,
             max_len: longest * MAX_BYTES_PER_CHAR + LOOK_AHEAD + 4,
             scratch: Pool::new(Skeleton::default),
         })
+    }
+
+    /// The same detector searching skeletons without its anchors (tests compare the two).
+    #[cfg(test)]
+    pub(crate) fn without_anchors(mut self) -> Self {
+        self.anchors = None;
+        self
     }
 
     fn candidate(&self, hay: &str, sk: &Skeleton, m: regex_automata::Match) -> Candidate {
@@ -93,7 +111,13 @@ impl ObfuscatedPhraseDetector {
             // them: such a match stays covered however the text goes on, so it never holds a
             // stream back and is never reported.
             let next = loop {
-                match self.regex.find(Input::new(&sk.text).range(k..)) {
+                let found = match &self.anchors {
+                    Some(anchors) => {
+                        find_around(anchors, &self.regex, &sk.text, k, self.skeleton_max_len)
+                    }
+                    None => self.regex.find(Input::new(&sk.text).range(k..)),
+                };
+                match found {
                     Some(m) if last || sk.span(hay, m.start(), m.end()).1 + LOOK_AHEAD < end => {
                         let c = self.candidate(hay, sk, m);
                         if c.score > 0.0 {
@@ -240,6 +264,7 @@ mod tests {
         ObfuscatedPhraseDetector::new(
             vec![Arc::from("k")],
             &[(r"ignore\sprevious\srules", 0, 0.9)],
+            &["rules"],
             plain,
         )
         .expect("builds")

@@ -10,7 +10,7 @@ use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, Match, Span};
 
-use super::anchor_windows::{Anchors, window};
+use super::anchor_windows::{Anchors, find_around};
 use super::hinted_search::HintedSearch;
 use super::regex_rule::check_pattern;
 use super::{Candidate, Detector, Liveness};
@@ -171,31 +171,6 @@ impl PatternSet {
         self
     }
 
-    /// The leftmost match at or after `from`, searched in windows around the anchors.
-    fn find_in_windows(
-        &self,
-        anchors: &Anchors,
-        hay: &str,
-        from: usize,
-    ) -> Option<regex_automata::Match> {
-        let mut at = from;
-        let mut searched_to = from;
-        loop {
-            let (lo, hi, until) = window(anchors, hay, from, at, self.max_len)?;
-            if lo < searched_to {
-                // Occurrences crowd together: windows would overlap. Search on from `from`.
-                return self.regex.find(Input::new(hay).range(from..));
-            }
-            if let Some(m) = self.regex.search(&Input::new(hay).range(lo..hi))
-                && m.start() <= until
-            {
-                return Some(m);
-            }
-            searched_to = hi;
-            at = until + 1;
-        }
-    }
-
     /// Skips text where no match can start, wherever the automaton is not in the middle of a
     /// possible match (see [`StartHint`]).
     ///
@@ -304,7 +279,9 @@ impl Detector for PatternSet {
             Search::AnchoredStarts(starts, anchored) => {
                 self.find_anchored(*starts, anchored, hay, from)?
             }
-            Search::AroundAnchors(anchors) => self.find_in_windows(anchors, hay, from)?,
+            Search::AroundAnchors(anchors) => {
+                find_around(anchors, &self.regex, hay.as_bytes(), from, self.max_len)?
+            }
         };
         let (kind, validate) = self.defs.get(m.pattern().as_usize())?;
         let (s, e) = (m.start(), m.end());
