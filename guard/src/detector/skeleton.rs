@@ -13,7 +13,6 @@
 //! [`MAX_GAP`] dropped bytes between two kept characters becomes a [`BREAK`] that no phrase
 //! crosses. Together these keep the obfuscated-phrase detector local and bounded.
 
-use super::swar;
 use crate::char_facts::is_alphanumeric;
 
 /// The longest token (an escape, a character reference or a tag name) a character can be part of.
@@ -344,48 +343,28 @@ impl Skeleton {
 #[inline]
 fn ascii_run(bytes: &[u8], pos: usize, limit: usize, out: &mut [u8]) -> (usize, usize, usize) {
     let (mut n, mut last_kept, mut i) = (0, pos, pos);
-    // Eight-byte steps only note the last word with a kept byte; `last_kept` is made exact from it
-    // before it is needed (its start is a lower bound meanwhile).
-    let mut kept_word: Option<usize> = None;
-    let settle = |word: usize| {
-        let back = bytes[word..word + 8]
-            .iter()
-            .rev()
-            .position(|&b| ASCII_CLASS[usize::from(b)] != DROP);
-        word + 7 - back.unwrap_or(7)
-    };
     while i < limit {
-        // Eight bytes at a time while no gap can grow past `MAX_GAP` among them. The bytes are
-        // written before it is known whether one needs a closer look; if one does, nothing is
-        // kept and they are taken one at a time, up to that byte.
-        let mut one_by_one = i + 1;
-        if i + 8 <= limit
-            && i + 7 - kept_word.unwrap_or(last_kept) <= MAX_GAP
-            && let Some(word) = swar::word_at(bytes, i)
-            && let Some(dst) = out.get_mut(n..n + 8)
-        {
-            let (mut m, mut any) = (0, 0);
-            for b in word.to_le_bytes() {
-                let c = ASCII_CLASS[usize::from(b)];
-                // `m` counts the bytes kept so far, fewer than 8: the mask only spares a bounds
-                // check.
-                dst[m & 7] = c;
-                any |= c;
-                m += usize::from(c != DROP);
-            }
-            // Only `SPECIAL` has the high bit set.
-            if any & 0x80 == 0 {
-                n += m;
-                kept_word = if m > 0 { Some(i) } else { kept_word };
-                i += 8;
-                continue;
-            }
-            one_by_one = i + 8;
+        // Whole words first; they stop at a word with a byte that needs a closer look, or where
+        // a gap could grow past `MAX_GAP`. The bytes after are taken one at a time, for at most a
+        // word, before words are tried again.
+        let (read, written, kept_word) = plain_words(
+            bytes.get(i..limit).unwrap_or_default(),
+            out.get_mut(n..).unwrap_or_default(),
+            i - last_kept,
+        );
+        i += read;
+        n += written;
+        if let Some(word) = kept_word {
+            // The last kept byte of the last word that kept one.
+            let word = i - read + word;
+            let back = bytes[word..word + 8]
+                .iter()
+                .rev()
+                .position(|&b| ASCII_CLASS[usize::from(b)] != DROP);
+            last_kept = word + 7 - back.unwrap_or(7);
         }
-        if let Some(word) = kept_word.take() {
-            last_kept = settle(word);
-        }
-        while i < one_by_one.min(limit) {
+        let one_by_one = limit.min(i + 8);
+        while i < one_by_one {
             let c = ASCII_CLASS[usize::from(bytes[i])];
             if c == SPECIAL || i - last_kept > MAX_GAP {
                 return (n, last_kept, i);
@@ -400,10 +379,50 @@ fn ascii_run(bytes: &[u8], pos: usize, limit: usize, out: &mut [u8]) -> (usize, 
             i += 1;
         }
     }
-    if let Some(word) = kept_word {
-        last_kept = settle(word);
-    }
     (n, last_kept, i)
+}
+
+/// Copies the kept bytes of `input`'s leading whole words (eight bytes) to `out`, each as
+/// [`ASCII_CLASS`] has it, up to the first word with a byte that needs [`classify`] or where a
+/// gap could grow past [`MAX_GAP`] (the last kept byte being `gap` bytes before `input`).
+/// Returns the bytes read and written, and where the last word that kept a byte starts.
+#[inline]
+fn plain_words(input: &[u8], out: &mut [u8], gap: usize) -> (usize, usize, Option<usize>) {
+    let (mut read, mut written) = (0, 0);
+    let mut kept_word = None;
+    // A lower bound of the distance from the last kept byte to the next word's start.
+    let mut since_kept = gap;
+    for word in input.chunks_exact(8) {
+        if since_kept + 7 > MAX_GAP {
+            break;
+        }
+        let Some(dst) = out.get_mut(written..written + 8) else {
+            break;
+        };
+        let (mut m, mut any) = (0, 0);
+        for &b in word {
+            let c = ASCII_CLASS[usize::from(b)];
+            // `m` counts the bytes kept so far, fewer than 8: the mask only spares a bounds
+            // check. Bytes are written before it is known whether one needs a closer look.
+            dst[m & 7] = c;
+            any |= c;
+            m += usize::from(c != DROP);
+        }
+        // Only `SPECIAL` has the high bit set.
+        if any & 0x80 != 0 {
+            break;
+        }
+        written += m;
+        // Whether or not the word kept a byte, the distance from the last kept one grows by at
+        // most 8 (exactly 8 if it kept none); counted from the word's start if it kept one.
+        (kept_word, since_kept) = if m > 0 {
+            (Some(read), 8)
+        } else {
+            (kept_word, since_kept + 8)
+        };
+        read += 8;
+    }
+    (read, written, kept_word)
 }
 
 /// The length of the run of non-ASCII alphanumeric characters that `s` starts with.
