@@ -366,8 +366,26 @@ fn ascii_run(bytes: &[u8], pos: usize, limit: usize, out: &mut [u8]) -> (usize, 
         let one_by_one = limit.min(i + 8);
         while i < one_by_one {
             let c = ASCII_CLASS[usize::from(bytes[i])];
-            if c == SPECIAL || i - last_kept > MAX_GAP {
+            if i - last_kept > MAX_GAP {
                 return (n, last_kept, i);
+            }
+            if c == SPECIAL {
+                // A letter of Latin-1 (`é`, `ü`, `ß`) is kept as it is, like an ASCII letter;
+                // anything else goes to `classify`.
+                let Some(&[lead, next]) = bytes.get(i..(i + 2).min(limit)) else {
+                    return (n, last_kept, i);
+                };
+                let Some(slot) = out.get_mut(n..n + 2) else {
+                    return (n, last_kept, i);
+                };
+                if !is_latin1_letter(lead, next) {
+                    return (n, last_kept, i);
+                }
+                slot.copy_from_slice(&[lead, next]);
+                n += 2;
+                last_kept = i + 1;
+                i += 2;
+                continue;
             }
             let Some(slot) = out.get_mut(n) else {
                 return (n, last_kept, i);
@@ -423,6 +441,12 @@ fn plain_words(input: &[u8], out: &mut [u8], gap: usize) -> (usize, usize, Optio
         read += 8;
     }
     (read, written, kept_word)
+}
+
+/// Whether `lead` and `next` encode a letter of the Latin-1 Supplement (U+00C0 to U+00FF, but
+/// for `×` and `÷`), the accented letters of most Western European languages.
+fn is_latin1_letter(lead: u8, next: u8) -> bool {
+    lead == 0xC3 && (0x80..=0xBF).contains(&next) && next != 0x97 && next != 0xB7
 }
 
 /// The length of the run of non-ASCII alphanumeric characters that `s` starts with.
@@ -602,6 +626,23 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn latin1_letters_are_the_alphanumeric_chars_of_their_block() {
+        for c in (0xC0..=0xFFu32).filter_map(char::from_u32) {
+            let mut utf8 = [0; 4];
+            let bytes = c.encode_utf8(&mut utf8).as_bytes();
+            assert_eq!(
+                is_latin1_letter(bytes[0], bytes[1]),
+                is_alphanumeric(c),
+                "{c}"
+            );
+        }
+        assert_eq!(
+            skel("Résumé: café, naïve × façade"),
+            "résumécafénaïvefaçade"
+        );
     }
 
     #[test]
