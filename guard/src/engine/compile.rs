@@ -14,7 +14,7 @@ pub(crate) struct Scanner {
     pub(crate) rule: usize,
     pub(crate) detector: Box<dyn Detector>,
     /// Placeholder label per kind of the detector.
-    pub(crate) labels: Vec<String>,
+    pub(crate) labels: Vec<Arc<str>>,
 }
 
 /// A `length` rule.
@@ -133,7 +133,7 @@ impl Side {
                 let labels = detector
                     .kinds()
                     .iter()
-                    .map(|k| rule.placeholder.clone().unwrap_or_else(|| label_for(k)))
+                    .map(|k| Arc::from(rule.placeholder.clone().unwrap_or_else(|| label_for(k))))
                     .collect();
                 side.scanners.push(Scanner {
                     rule: index,

@@ -51,7 +51,7 @@ struct Slot {
 
 #[derive(Debug, Clone)]
 enum Replace {
-    Redact { label: String, restore: bool },
+    Redact { label: Arc<str>, restore: bool },
     Restore { original: String },
 }
 
@@ -295,7 +295,7 @@ impl Core {
         &mut self,
         rule_index: usize,
         det: &dyn Detector,
-        labels: &[String],
+        labels: &[Arc<str>],
         c: Candidate,
         start: usize,
         end: usize,
@@ -313,12 +313,12 @@ impl Core {
             .get(c.kind)
             .cloned()
             .unwrap_or_else(|| Arc::from(rule.detector.type_name()));
-        self.record(rule_index, kind, start, end, c.score);
+        self.record(rule_index, rule, kind, start, end, c.score);
         if rule.action == Action::Redact {
             let label = labels
                 .get(c.kind)
                 .cloned()
-                .unwrap_or_else(|| "REDACTED".into());
+                .unwrap_or_else(|| Arc::from("REDACTED"));
             self.spans.push(Span {
                 start,
                 end,
@@ -331,12 +331,16 @@ impl Core {
         }
     }
 
-    fn record(&mut self, rule_index: usize, kind: Arc<str>, start: usize, end: usize, score: f32) {
-        let inner = self.inner.clone();
-        let side = inner.side(self.direction);
-        let Some(rule) = side.rules.get(rule_index) else {
-            return;
-        };
+    /// Records a finding of `rule` (the rule at `rule_index`).
+    fn record(
+        &mut self,
+        rule_index: usize,
+        rule: &Rule,
+        kind: Arc<str>,
+        start: usize,
+        end: usize,
+        score: f32,
+    ) {
         if rule.action == Action::Block {
             let earlier = self
                 .block
@@ -372,9 +376,11 @@ impl Core {
             }
             let from = counter.counted - self.base;
             counter.feed(&window[from..]);
-            if let Some((s, e)) = counter.exceeded {
+            if let Some((s, e)) = counter.exceeded
+                && let Some(r) = side.rules.get(rule.rule)
+            {
                 let kind = side.length_kind.clone();
-                self.record(rule.rule, kind, s, e, 1.0);
+                self.record(rule.rule, r, kind, s, e, 1.0);
             }
         }
     }
