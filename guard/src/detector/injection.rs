@@ -14,18 +14,36 @@ use super::{Detector, char_at, char_before};
 use crate::normalize::ViewKind;
 use crate::policy::InjectionCheck;
 
-/// `(pattern, score, obfuscated, anchors)`: `\s` stands for one to three whitespace characters;
-/// `obfuscated` also matches the phrase on the text's skeleton (split letters, leetspeak, markup:
-/// see [`ObfuscatedPhraseDetector`]), for phrases long and specific enough not to turn up by
-/// accident once the spaces between words are gone. Every match of the pattern contains one of
-/// its `anchors` (a test proves it on the automata): the phrase search runs only around them.
-type Phrase = (&'static str, f32, bool, &'static [&'static str]);
+/// `(pattern, score, skeleton_anchors, anchors)`: `\s` stands for one to three whitespace
+/// characters. Every match of the pattern contains one of its `anchors` (a test proves it on the
+/// automata): the phrase search runs only around them.
+///
+/// A phrase with `skeleton_anchors` is also matched on the text's skeleton (split letters,
+/// leetspeak, markup: see [`ObfuscatedPhraseDetector`]); such phrases are long and specific
+/// enough not to turn up by accident once the spaces between words are gone. Every skeleton match
+/// contains one of them, written without spaces (`turnoff`), in the skeleton's letters once
+/// folded (a test proves it too). They are the fewest words that do: each one more makes the
+/// literal search over skeletons, which are letters only, find more false candidates.
+type Phrase = (
+    &'static str,
+    f32,
+    Option<&'static [&'static str]>,
+    &'static [&'static str],
+);
 
 const OVERRIDE: &[Phrase] = &[
     (
         r"(?:ignore|disregard|forget|skip|override|bypass|neglect)\s(?:(?:all|any|the|your|my|these|those|of)\s){0,3}(?:previous|prior|above|earlier|preceding|former|original|initial|system|old|existing|current)\s(?:(?:ai|system|safety)\s)?(?:instructions?|prompts?|rules|directions|directives|guidelines|commands|context|guardrails|constraints|programming)",
         0.95,
-        true,
+        Some(&[
+            "ignore",
+            "disregard",
+            "forget",
+            "skip",
+            "override",
+            "bypass",
+            "neglect",
+        ]),
         &[
             "instruction",
             "prompt",
@@ -42,7 +60,7 @@ const OVERRIDE: &[Phrase] = &[
     (
         r"(?:ignore|disregard|forget|bypass)\s(?:all|any|your)\s(?:instructions|rules|guidelines|guardrails|restrictions|programming)",
         0.85,
-        true,
+        Some(&["ignore", "disregard", "forget", "bypass"]),
         &[
             "instruction",
             "rules",
@@ -55,19 +73,19 @@ const OVERRIDE: &[Phrase] = &[
     (
         r"(?:forget|disregard|ignore)\s(?:everything|all)\s(?:you\s(?:were|have\sbeen)\stold|above|before|so\sfar|prior)",
         0.9,
-        true,
+        Some(&["forget", "disregard", "ignore"]),
         &["forget", "disregard", "ignore"],
     ),
     (
         r"do\snot\s(?:follow|obey)\s(?:your|the|any)\s(?:(?:previous|prior|original|system)\s)?(?:instructions|rules|guidelines)",
         0.9,
-        true,
+        Some(&["donot"]),
         &["follow", "obey"],
     ),
     (
         r"(?:override|bypass|disable|turn\soff|deactivate)\s(?:your|the|all|any)\s(?:(?:safety|content|security)\s)?(?:filters?|guardrails|restrictions|safeguards|policies|moderation|alignment)",
         0.85,
-        true,
+        Some(&["override", "bypass", "disable", "turnoff", "deactivate"]),
         &[
             "filter",
             "guardrail",
@@ -81,23 +99,23 @@ const OVERRIDE: &[Phrase] = &[
     (
         r"(?:new|updated|revised)\s(?:system\s)?instructions?\s?:",
         0.7,
-        false,
+        None,
         &["instruction"],
     ),
     (
         r"from\snow\son,?\syou\s(?:will|must|are|shall)",
         0.6,
-        false,
+        None,
         &["now"],
     ),
 ];
 
 const JAILBREAK: &[Phrase] = &[
-    (r"do\sanything\snow", 0.9, false, &["anything"]),
+    (r"do\sanything\snow", 0.9, None, &["anything"]),
     (
         r"(?:you\sare|you're|act\sas|pretend\s(?:to\sbe|you\sare)|roleplay\sas|play\sthe\srole\sof)\s(?:now\s)?(?:dan|stan|dude|aim|an?\s(?:unfiltered|uncensored|unrestricted|unbound|amoral|evil|jailbroken)\s(?:ai|assistant|model|chatbot|version|llm))",
         0.9,
-        false,
+        None,
         &[
             "dan", "stan", "dude", "aim", "filter", "censor", "restrict", "unbound", "moral",
             "evil", "jailbr",
@@ -106,19 +124,19 @@ const JAILBREAK: &[Phrase] = &[
     (
         r"(?:developer|dev|god|jailbreak|unrestricted|dan)\smode\s(?:enabled|activated|on)",
         0.9,
-        true,
+        Some(&["mode"]),
         &["mode"],
     ),
     (
         r"(?:enable|activate|enter|switch\sto)\s(?:developer|dev|god|jailbreak|unrestricted|dan)\smode",
         0.9,
-        true,
+        Some(&["mode"]),
         &["mode"],
     ),
     (
         r"(?:without|with\sno|free\s(?:of|from))\s(?:any\s)?(?:restrictions|limitations|filters|censorship|ethical\s(?:guidelines|constraints)|moral\s(?:guidelines|constraints)|content\spolic(?:y|ies))",
         0.6,
-        false,
+        None,
         &[
             "restrict",
             "limitation",
@@ -129,38 +147,33 @@ const JAILBREAK: &[Phrase] = &[
             "polic",
         ],
     ),
-    (
-        r"(?:stay|remain)\sin\scharacter",
-        0.6,
-        false,
-        &["character"],
-    ),
-    (r"jailbr(?:eak|oken)", 0.5, false, &["jailbr"]),
+    (r"(?:stay|remain)\sin\scharacter", 0.6, None, &["character"]),
+    (r"jailbr(?:eak|oken)", 0.5, None, &["jailbr"]),
 ];
 
 const EXTRACTION: &[Phrase] = &[
     (
         r"(?:reveal|show|print|display|output|repeat|tell\sme|give\sme|share|leak|dump|write\sout|what\s(?:is|are|was|were))\s(?:me\s)?(?:your|the)\s(?:(?:full|entire|complete|exact|original|initial|hidden|secret|verbatim)\s){0,2}(?:system\sprompt|system\smessage|initial\sinstructions|hidden\sinstructions|original\sinstructions|secret\sinstructions|pre-?prompt|prompt\sabove|instructions\sabove)",
         0.9,
-        true,
+        Some(&["prompt", "system", "instruction"]),
         &["prompt", "system", "instruction"],
     ),
     (
         r"what\s(?:is|are|was|were)\syour\s(?:(?:original|initial|hidden|secret|system)\s)?instructions",
         0.75,
-        true,
+        Some(&["instruction"]),
         &["instruction"],
     ),
     (
         r"(?:repeat|print|output|recite)\s(?:the\s)?(?:words|text|everything|all)\s(?:above|before\sthis)",
         0.85,
-        true,
+        Some(&["repeat", "print", "output", "recite"]),
         &["repeat", "print", "output", "recite"],
     ),
     (
         r"(?:beginning|start)\swith\s.?you\sare\s(?:a|an|chatgpt|an\sai)",
         0.7,
-        false,
+        None,
         &["beginning", "start"],
     ),
 ];
@@ -377,11 +390,11 @@ fn build_parts(checks: &[InjectionCheck]) -> Result<Parts, String> {
         }
         kinds.push(Arc::from(name));
         let k = kinds.len() - 1;
-        for &(p, score, obfuscated, words) in pats {
+        for &(p, score, skeleton_anchors, words) in pats {
             anchors.extend(words.iter().map(|w| (*w).to_owned()));
-            if obfuscated {
+            if let Some(skeleton_words) = skeleton_anchors {
                 hidden.push((p, k, score));
-                hidden_anchors.extend_from_slice(words);
+                hidden_anchors.extend_from_slice(skeleton_words);
                 plain.push(expand(p));
             }
             defs.push(PatternDef::validated(&expand(p), k, move |_, s, e| {
@@ -550,10 +563,10 @@ mod tests {
     fn every_skeleton_match_contains_one_of_its_anchors() {
         use crate::detector::obfuscated::skeleton_pattern;
         let syntax = regex_automata::util::syntax::Config::new();
-        for (p, _, obfuscated, words) in OVERRIDE.iter().chain(JAILBREAK).chain(EXTRACTION) {
-            if !obfuscated {
+        for (p, _, skeleton_anchors, _) in OVERRIDE.iter().chain(JAILBREAK).chain(EXTRACTION) {
+            let Some(words) = skeleton_anchors else {
                 continue;
-            }
+            };
             let folded: Vec<String> = words.iter().map(|w| skeleton_pattern(w)).collect();
             let checked =
                 crate::detector::anchor_windows::verify(&skeleton_pattern(p), &folded, syntax);
