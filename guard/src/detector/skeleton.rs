@@ -250,7 +250,7 @@ impl Skeleton {
                     debug_assert!(false, "the skeleton outgrew its bound");
                     break;
                 };
-                let (n, last_kept, i) = ascii_run(bytes, pos, limit, out);
+                let (n, last_kept, i) = ascii_run(hay, pos, limit, out);
                 builder.len = at + n;
                 last_end = Some(last_kept + 1);
                 pos = i;
@@ -336,12 +336,15 @@ impl Skeleton {
     }
 }
 
-/// Copies the kept bytes of the plain ASCII run at `bytes[pos..limit]` (`bytes[pos]` is kept)
-/// to `out` (at least `limit - pos` bytes long), each as [`ASCII_CLASS`] has it. Stops before a
-/// byte that needs [`classify`] or ends a gap of more than [`MAX_GAP`] bytes. Returns how many
-/// bytes it wrote, where the last kept byte is and where it stopped.
+/// Copies the kept characters of the run at `hay[pos..limit]` (`hay[pos]` is a kept ASCII byte)
+/// to `out` (at least `limit - pos` bytes long): ASCII bytes as [`ASCII_CLASS`] has them, other
+/// letters and digits as they are. Stops before an escape, a character reference or a tag (the
+/// ASCII bytes [`classify`] looks at), a character that `limit` cuts, or the end of a gap of more
+/// than [`MAX_GAP`] bytes. Returns how many bytes it wrote, where the last kept byte is and where
+/// it stopped.
 #[inline]
-fn ascii_run(bytes: &[u8], pos: usize, limit: usize, out: &mut [u8]) -> (usize, usize, usize) {
+fn ascii_run(hay: &str, pos: usize, limit: usize, out: &mut [u8]) -> (usize, usize, usize) {
+    let bytes = hay.as_bytes();
     let (mut n, mut last_kept, mut i) = (0, pos, pos);
     while i < limit {
         // Whole words first; they stop at a word with a byte that needs a closer look, or where
@@ -370,21 +373,25 @@ fn ascii_run(bytes: &[u8], pos: usize, limit: usize, out: &mut [u8]) -> (usize, 
                 return (n, last_kept, i);
             }
             if c == SPECIAL {
-                // A letter of Latin-1 (`é`, `ü`, `ß`) is kept as it is, like an ASCII letter;
-                // anything else goes to `classify`.
-                let Some(&[lead, next]) = bytes.get(i..(i + 2).min(limit)) else {
+                // Escapes, references and tags go to `classify`. Any other character is kept as
+                // it is if it is a letter or a digit, like an ASCII one, and dropped otherwise.
+                let Some(ch) = hay
+                    .get(i..limit)
+                    .and_then(|rest| rest.chars().next())
+                    .filter(|ch| !ch.is_ascii())
+                else {
                     return (n, last_kept, i);
                 };
-                let Some(slot) = out.get_mut(n..n + 2) else {
-                    return (n, last_kept, i);
-                };
-                if !is_latin1_letter(lead, next) {
-                    return (n, last_kept, i);
+                let len = ch.len_utf8();
+                if is_alphanumeric(ch) {
+                    let Some(slot) = out.get_mut(n..n + len) else {
+                        return (n, last_kept, i);
+                    };
+                    slot.copy_from_slice(&bytes[i..i + len]);
+                    n += len;
+                    last_kept = i + len - 1;
                 }
-                slot.copy_from_slice(&[lead, next]);
-                n += 2;
-                last_kept = i + 1;
-                i += 2;
+                i += len;
                 continue;
             }
             let Some(slot) = out.get_mut(n) else {
@@ -441,12 +448,6 @@ fn plain_words(input: &[u8], out: &mut [u8], gap: usize) -> (usize, usize, Optio
         read += 8;
     }
     (read, written, kept_word)
-}
-
-/// Whether `lead` and `next` encode a letter of the Latin-1 Supplement (U+00C0 to U+00FF, but
-/// for `×` and `÷`), the accented letters of most Western European languages.
-fn is_latin1_letter(lead: u8, next: u8) -> bool {
-    lead == 0xC3 && (0x80..=0xBF).contains(&next) && next != 0x97 && next != 0xB7
 }
 
 /// The length of the run of non-ASCII alphanumeric characters that `s` starts with.
@@ -629,20 +630,12 @@ mod tests {
     }
 
     #[test]
-    fn latin1_letters_are_the_alphanumeric_chars_of_their_block() {
-        for c in (0xC0..=0xFFu32).filter_map(char::from_u32) {
-            let mut utf8 = [0; 4];
-            let bytes = c.encode_utf8(&mut utf8).as_bytes();
-            assert_eq!(
-                is_latin1_letter(bytes[0], bytes[1]),
-                is_alphanumeric(c),
-                "{c}"
-            );
-        }
+    fn keeps_letters_and_digits_of_every_script() {
         assert_eq!(
             skel("Résumé: café, naïve × façade"),
             "résumécafénaïvefaçade"
         );
+        assert_eq!(skel("Привет — 中文 «٣» 🙂 ok"), "Привет中文٣ok");
     }
 
     #[test]
