@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use regex_automata::meta::Regex;
 
-use super::{Candidate, Detector};
+use super::{Candidate, Detector, swar};
 use crate::normalize::{ViewKind, normalize_str};
 
 /// Runs shorter than this are not decoded.
@@ -50,6 +50,11 @@ fn next_run(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
             i = probe + 1;
             continue;
         }
+        if !may_hold_a_run(bytes, probe) {
+            // No run long enough goes through the probe: one starting after it reaches the next.
+            i = probe + 1;
+            continue;
+        }
         let mut start = probe;
         while start > i && is_run_byte(bytes[start - 1]) {
             start -= 1;
@@ -65,6 +70,21 @@ fn next_run(bytes: &[u8], from: usize) -> Option<(usize, usize)> {
         // A short run, ended by a byte that is not a run byte.
         i = start + len + 1;
     }
+}
+
+/// Whether a run of [`MIN_RUN`] bytes may go through `probe`, by a quick test on the eight
+/// bytes that end there and the eight that start there: such a run holds all of one or the
+/// other, and a space in each rules it out (the common case in prose).
+fn may_hold_a_run(bytes: &[u8], probe: usize) -> bool {
+    const _: () = assert!(
+        MIN_RUN == 16,
+        "the two eight-byte halves cover MIN_RUN bytes"
+    );
+    let spaced = |at: Option<usize>| {
+        at.and_then(|at| swar::word_at(bytes, at))
+            .is_none_or(|word| swar::equal(word, b' ') != 0)
+    };
+    !(spaced(probe.checked_sub(7)) && spaced(Some(probe)))
 }
 
 /// Decodes base64 (standard or URL-safe alphabet, padding optional); `None` if malformed.
