@@ -10,6 +10,7 @@
 //! The search is the one the lazy DFA does itself with a literal prefilter (forward for the
 //! match's end, then backward from it for its start), with the hint in the prefilter's place.
 
+use regex_automata::hybrid::LazyStateID;
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::hybrid::regex::Regex;
 use regex_automata::util::pool::Pool;
@@ -102,8 +103,22 @@ impl HintedSearch {
         // start state.
         let universal_start = dfa.get_nfa().look_set_prefix_any().is_empty();
         let mut sid = dfa.start_state_forward(cache, &Input::new(hay).range(at..))?;
-        let mut found = None;
+        // The last match state seen, where it was seen, the restart point before it and the
+        // cache's clear count then: which pattern matched is looked up once, at the end.
+        let mut found: Option<(LazyStateID, usize, usize, usize)> = None;
         let gave_up = |at: usize| MatchError::gave_up(at);
+        let resolve = |cache: &Cache, found: Option<(LazyStateID, usize, usize, usize)>| {
+            let Some((state, end, restart, clears)) = found else {
+                return Ok(None);
+            };
+            // A cleared cache numbers its states anew: the state is gone (and the caller
+            // searches some other way).
+            if cache.clear_count() != clears {
+                return Err(gave_up(end));
+            }
+            let pattern = dfa.match_pattern(cache, state, 0);
+            Ok(Some((HalfMatch::new(pattern, end), restart)))
+        };
         while at < bytes.len() {
             // Untagged states (no match, not the start, not dead) are by far the most common:
             // a tight loop over them.
@@ -137,12 +152,9 @@ impl HintedSearch {
                     continue;
                 }
             } else if next.is_match() {
-                found = Some((
-                    HalfMatch::new(dfa.match_pattern(cache, next, 0), at),
-                    restart,
-                ));
+                found = Some((next, at, restart, cache.clear_count()));
             } else if next.is_dead() {
-                return Ok(found);
+                return resolve(cache, found);
             } else if next.is_quit() {
                 return Err(MatchError::quit(byte, at));
             }
@@ -153,11 +165,8 @@ impl HintedSearch {
             .next_eoi_state(cache, sid)
             .map_err(|_| gave_up(bytes.len()))?;
         if last.is_match() {
-            found = Some((
-                HalfMatch::new(dfa.match_pattern(cache, last, 0), bytes.len()),
-                restart,
-            ));
+            found = Some((last, bytes.len(), restart, cache.clear_count()));
         }
-        Ok(found)
+        resolve(cache, found)
     }
 }
