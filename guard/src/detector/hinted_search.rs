@@ -39,11 +39,22 @@ pub(crate) struct HintedSearch {
 impl HintedSearch {
     /// Compiles `sources` (leftmost-first, in priority order) with `syntax`.
     pub(crate) fn new(sources: &[String], syntax: syntax::Config) -> Result<Self, String> {
+        Self::with_cache_bytes(sources, syntax, LAZY_DFA_CACHE_BYTES)
+    }
+
+    /// As [`HintedSearch::new`], with caches of `cache_bytes` (tests make them small enough to
+    /// be cleared during a search).
+    fn with_cache_bytes(
+        sources: &[String],
+        syntax: syntax::Config,
+        cache_bytes: usize,
+    ) -> Result<Self, String> {
         let regex = Regex::builder()
             .syntax(syntax)
             .dfa(
                 DFA::config()
-                    .cache_capacity(LAZY_DFA_CACHE_BYTES)
+                    .cache_capacity(cache_bytes)
+                    .skip_cache_capacity_check(true)
                     .minimum_cache_clear_count(None)
                     // Start states are tagged, so the search sees when to ask the hint again.
                     .specialize_start_states(true),
@@ -168,5 +179,61 @@ impl HintedSearch {
             found = Some((last, bytes.len(), restart, cache.clear_count()));
         }
         resolve(cache, found)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every position may start a match: the hint skips nothing.
+    fn no_hint(_: &str, from: usize) -> Option<usize> {
+        Some(from)
+    }
+
+    #[test]
+    fn finds_what_the_full_engine_finds_even_with_a_cache_cleared_on_the_way() {
+        let sources: Vec<String> = [
+            r"[a-z0-9.]{1,20}@[a-z]{1,20}\.(?:com|org)",
+            r"[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}",
+            r"[a-z]{2}[0-9]{2}(?: ?[a-z0-9]){8,20}",
+        ]
+        .map(String::from)
+        .to_vec();
+        let syntax = syntax::Config::new();
+        let full = regex_automata::meta::Regex::new_many(&sources).expect("compiles");
+        let piece = |i: usize| {
+            [
+                "mail jo.doe@example.org ",
+                "call 415-555-2671 ",
+                "de89 3704 0044 0532 ",
+                "x1 y2 ",
+            ][i % 4]
+        };
+        let hay: String = (0..400).map(|i| piece(i * 7 % 11)).collect();
+        for cache_bytes in [LAZY_DFA_CACHE_BYTES, 0] {
+            let hinted =
+                HintedSearch::with_cache_bytes(&sources, syntax, cache_bytes).expect("compiles");
+            let mut gave_up = 0;
+            for from in (0..hay.len()).step_by(13) {
+                match hinted.find(no_hint, &hay, from) {
+                    Ok(found) => {
+                        assert_eq!(
+                            found,
+                            full.find(Input::new(&hay).range(from..)),
+                            "at {from}"
+                        );
+                    }
+                    Err(_) => gave_up += 1,
+                }
+            }
+            // A roomy cache never gives up, nor is it cleared; a tiny one is cleared again and
+            // again, and a search that cannot trust a state from before a clearing says so.
+            let clears = hinted.caches.get().0.clear_count();
+            assert_eq!(clears == 0, cache_bytes > 0, "cleared {clears} times");
+            if cache_bytes > 0 {
+                assert_eq!(gave_up, 0);
+            }
+        }
     }
 }
