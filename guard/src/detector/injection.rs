@@ -578,20 +578,20 @@ mod tests {
     fn both_phrase_sets() -> &'static (PatternSet, PatternSet) {
         static BOTH: std::sync::OnceLock<(PatternSet, PatternSet)> = std::sync::OnceLock::new();
         BOTH.get_or_init(|| {
-            let checks = [
-                InjectionCheck::InstructionOverride,
-                InjectionCheck::Jailbreak,
-                InjectionCheck::PromptExtraction,
-                InjectionCheck::EncodedPayload,
-            ];
-            let set = || {
-                build_parts(&checks)
-                    .expect("builds")
-                    .phrases
-                    .expect("a phrase set")
-            };
+            let set = || phrase_parts().phrases.expect("a phrase set");
             (set(), set().plain())
         })
+    }
+
+    /// The parts of a rule with every phrase check.
+    fn phrase_parts() -> Parts {
+        let checks = [
+            InjectionCheck::InstructionOverride,
+            InjectionCheck::Jailbreak,
+            InjectionCheck::PromptExtraction,
+            InjectionCheck::EncodedPayload,
+        ];
+        build_parts(&checks).expect("builds")
     }
 
     proptest::proptest! {
@@ -613,11 +613,8 @@ mod tests {
             ),
         ) {
             let (fast, slow) = both_phrase_sets();
-            let view = View::build(&text, ViewKind::Lower);
-            proptest::prop_assert_eq!(
-                crate::detector::all_candidates(fast, view.text()),
-                crate::detector::all_candidates(slow, view.text())
-            );
+            let (a, b) = candidates_on_lower_view(fast, slow, &text);
+            proptest::prop_assert_eq!(a, b);
         }
 
         /// Searching skeletons around the anchors finds exactly what the automaton finds on its
@@ -636,12 +633,23 @@ mod tests {
             ),
         ) {
             let (fast, slow) = both_obfuscated();
-            let view = View::build(&text, ViewKind::Lower);
-            proptest::prop_assert_eq!(
-                crate::detector::all_candidates(fast, view.text()),
-                crate::detector::all_candidates(slow, view.text())
-            );
+            let (a, b) = candidates_on_lower_view(fast, slow, &text);
+            proptest::prop_assert_eq!(a, b);
         }
+    }
+
+    /// The candidates of two detectors on the lower-case view of `text`.
+    fn candidates_on_lower_view(
+        a: &dyn Detector,
+        b: &dyn Detector,
+        text: &str,
+    ) -> (
+        Vec<crate::detector::Candidate>,
+        Vec<crate::detector::Candidate>,
+    ) {
+        let view = View::build(text, ViewKind::Lower);
+        let all = |d| crate::detector::all_candidates(d, view.text());
+        (all(a), all(b))
     }
 
     /// The obfuscated-phrase detector searching skeletons around its anchors and without them,
@@ -650,14 +658,8 @@ mod tests {
         static BOTH: std::sync::OnceLock<(ObfuscatedPhraseDetector, ObfuscatedPhraseDetector)> =
             std::sync::OnceLock::new();
         BOTH.get_or_init(|| {
-            let checks = [
-                InjectionCheck::InstructionOverride,
-                InjectionCheck::Jailbreak,
-                InjectionCheck::PromptExtraction,
-            ];
             let detector = || {
-                build_parts(&checks)
-                    .expect("builds")
+                phrase_parts()
                     .obfuscated
                     .expect("an obfuscated-phrase detector")
             };
