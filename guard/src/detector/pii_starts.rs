@@ -11,7 +11,7 @@
 //!
 //! So a match that starts at or after `from` starts at or after the first of those bytes from
 //! `from`, walked back over at most 64 such characters. The search jumps there, and the automaton
-//! reads only the text around them (see [`super::hinted_search`]).
+//! reads only the text around them (see `hinted_search.rs`).
 
 use super::swar;
 

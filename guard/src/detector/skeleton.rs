@@ -43,7 +43,7 @@ struct Mark {
 
 /// A skeleton of part of a haystack (reused between calls).
 ///
-/// Only the skeleton text is stored, with a restart point every [`MARK_EVERY`] bytes; where a
+/// Only the skeleton text is stored, with a restart point every `MARK_EVERY` (64) bytes; where a
 /// skeleton byte came from is recomputed on demand by replaying the walk from the restart point
 /// before it. Matches are rare, so this costs far less than keeping two offsets per byte.
 #[derive(Debug, Default)]

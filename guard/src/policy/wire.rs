@@ -1,6 +1,6 @@
 //! The policy file format exactly as written in YAML ("wire" types).
 //!
-//! Every struct rejects unknown keys. These types only describe syntax; [`super::convert`] turns
+//! Every struct rejects unknown keys. These types only describe syntax; `convert.rs` turns
 //! them into validated [`super::Policy`] values. The committed JSON Schema
 //! (`policies/schema.json`) is generated from them.
 
