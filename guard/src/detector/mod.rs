@@ -107,6 +107,10 @@ pub trait Detector: Send + Sync + fmt::Debug {
     fn liveness(&self) -> Option<&Liveness> {
         None
     }
+    /// Builds ahead of time what streaming needs and a detector would otherwise build on the
+    /// first stream (output rules call it once they are compiled, so that no response waits for
+    /// it).
+    fn prepare_to_stream(&self) {}
     /// For detectors without a [`Liveness`] automaton: the earliest position `>= from` where a
     /// candidate may still be in progress at the end of `hay` (`hay.len()` if none). `None` (the
     /// default) falls back to [`Detector::liveness`], then to [`Detector::max_len`].

@@ -2,7 +2,7 @@
 //! `pii`, `secrets` and `injection` detectors.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta::Regex;
@@ -91,7 +91,9 @@ pub struct PatternSet {
     sources: Vec<String>,
     syntax: syntax::Config,
     defs: Vec<(usize, Option<Validator>)>,
-    liveness: Liveness,
+    /// Built on first use: only streams need it, and it is most of what building a set costs.
+    /// `None` inside if it cannot be built (streams then hold back `max_len` bytes instead).
+    liveness: OnceLock<Option<Liveness>>,
     view: ViewKind,
     max_len: usize,
     search: Search,
@@ -143,14 +145,13 @@ impl PatternSet {
             .configure(Regex::config().hybrid_cache_capacity(LAZY_DFA_CACHE_BYTES))
             .build_many(&sources)
             .map_err(|e| e.to_string())?;
-        let liveness = Liveness::new(&sources, cfg)?;
         Ok(PatternSet {
             kinds,
             regex,
             sources: sources.iter().map(|s| (*s).to_owned()).collect(),
             syntax: cfg,
             defs: defs.into_iter().map(|d| (d.kind, d.validate)).collect(),
-            liveness,
+            liveness: OnceLock::new(),
             view,
             max_len,
             search: Search::Plain,
@@ -307,7 +308,13 @@ impl Detector for PatternSet {
     }
 
     fn liveness(&self) -> Option<&Liveness> {
-        Some(&self.liveness)
+        self.liveness
+            .get_or_init(|| Liveness::new(&self.sources, self.syntax).ok())
+            .as_ref()
+    }
+
+    fn prepare_to_stream(&self) {
+        self.liveness();
     }
 }
 

@@ -130,6 +130,9 @@ impl Side {
                 }
             };
             for detector in detectors {
+                if direction == Direction::Output {
+                    detector.prepare_to_stream();
+                }
                 let labels = detector
                     .kinds()
                     .iter()
