@@ -44,7 +44,9 @@ struct Slot {
     cursor: usize,
     /// Absolute original offset before which no candidate can still be in progress.
     live_from: usize,
-    cache: Option<Cache>,
+    /// The liveness automaton's cache, made by the first stream step that needs it (boxed: a
+    /// cache is large, and a whole-text check never needs one).
+    cache: Option<Box<Cache>>,
     /// Skipped: the detector judges this stream after release (see [`Core::hand_over_late`]).
     late: bool,
 }
@@ -578,7 +580,7 @@ fn scan_one(
         match liveness {
             Some(l) => {
                 let start = from.max(view.to_view(slot.live_from.saturating_sub(base)));
-                let cache = slot.cache.get_or_insert_with(|| l.create_cache());
+                let cache = slot.cache.get_or_insert_with(|| Box::new(l.create_cache()));
                 l.earliest_live(cache, hay, start)
             }
             None => from,
