@@ -418,6 +418,22 @@ pub fn complete_prefix(text: &str) -> usize {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// The sixteen-byte search finds the same first non-ASCII byte as a byte-by-byte one.
+        #[test]
+        fn ascii_runs_end_at_the_first_non_ascii_byte(
+            mut bytes in proptest::collection::vec(0u8..0x80, 0..70),
+            at in 0usize..80,
+            high in 0x80u8..,
+        ) {
+            if let Some(b) = bytes.get_mut(at) {
+                *b = high;
+            }
+            let want = bytes.iter().take_while(|b| b.is_ascii()).count();
+            proptest::prop_assert_eq!(ascii_run(&bytes), want);
+        }
+    }
+
     #[test]
     fn ascii_lower_is_identity_mapped() {
         let v = View::build("Hello World", ViewKind::Lower);
