@@ -373,17 +373,16 @@ fn ascii_run(hay: &str, pos: usize, limit: usize, out: &mut [u8]) -> (usize, usi
                 return (n, last_kept, i);
             }
             if c == SPECIAL {
-                // Escapes, references and tags go to `classify`. Any other character is kept as
-                // it is if it is a letter or a digit, like an ASCII one, and dropped otherwise.
-                let Some(ch) = hay
-                    .get(i..limit)
-                    .and_then(|rest| rest.chars().next())
-                    .filter(|ch| !ch.is_ascii())
-                else {
+                // Escapes, references and tags are left to the walk. A non-ASCII character is
+                // kept as it is or dropped without leaving the run.
+                if bytes[i].is_ascii() {
                     return (n, last_kept, i);
-                };
-                let len = ch.len_utf8();
-                if is_alphanumeric(ch) {
+                }
+                let (kept, len) = non_ascii(hay, i);
+                if i + len > limit {
+                    return (n, last_kept, i);
+                }
+                if kept.is_some() {
                     let Some(slot) = out.get_mut(n..n + len) else {
                         return (n, last_kept, i);
                     };
@@ -505,11 +504,16 @@ fn classify(hay: &str, bytes: &[u8], i: usize) -> (Option<char>, usize) {
             DROP | SPECIAL => (None, 1),
             kept => (Some(char::from(kept)), 1),
         },
-        _ => {
-            let c = hay[i..].chars().next().unwrap_or(' ');
-            (is_alphanumeric(c).then_some(c), c.len_utf8())
-        }
+        _ => non_ascii(hay, i),
     }
+}
+
+/// What the non-ASCII character at `hay[i..]` contributes and how many bytes it covers: itself
+/// if it is a letter or a digit, nothing otherwise.
+#[inline]
+fn non_ascii(hay: &str, i: usize) -> (Option<char>, usize) {
+    let c = hay[i..].chars().next().unwrap_or(' ');
+    (is_alphanumeric(c).then_some(c), c.len_utf8())
 }
 
 fn keep_ascii(b: u8) -> Option<char> {
