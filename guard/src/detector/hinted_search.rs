@@ -17,14 +17,10 @@ use regex_automata::util::pool::Pool;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, HalfMatch, Input, Match, MatchError, Span};
 
-use super::pattern_set::{LAZY_DFA_CACHE_BYTES, StartHint};
+use super::pattern_set::{LAZY_DFA_CACHE_BYTES, MakeCache, StartHint, lazy_dfa_config};
 
 /// The caches of the forward and the reverse DFA.
 type Caches = (Cache, Cache);
-
-/// Makes the caches for [`HintedSearch::caches`].
-type CreateCaches =
-    Box<dyn Fn() -> Caches + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
 
 /// Forward and reverse lazy DFAs of a pattern set, searched with a [`StartHint`].
 pub(crate) struct HintedSearch {
@@ -33,7 +29,7 @@ pub(crate) struct HintedSearch {
     /// Finds where it starts, searching back from its end.
     reverse: DFA,
     /// Caches reused between calls, one per thread at a time.
-    caches: Pool<Caches, CreateCaches>,
+    caches: Pool<Caches, MakeCache<Caches>>,
 }
 
 impl HintedSearch {
@@ -52,10 +48,8 @@ impl HintedSearch {
         let regex = Regex::builder()
             .syntax(syntax)
             .dfa(
-                DFA::config()
-                    .cache_capacity(cache_bytes)
+                lazy_dfa_config(cache_bytes)
                     .skip_cache_capacity_check(true)
-                    .minimum_cache_clear_count(None)
                     // Start states are tagged, so the search sees when to ask the hint again.
                     .specialize_start_states(true),
             )
@@ -63,7 +57,7 @@ impl HintedSearch {
             .map_err(|e| e.to_string())?;
         let (forward, reverse) = (regex.forward().clone(), regex.reverse().clone());
         let (f, r) = (forward.clone(), reverse.clone());
-        let create: CreateCaches = Box::new(move || (f.create_cache(), r.create_cache()));
+        let create: MakeCache<Caches> = Box::new(move || (f.create_cache(), r.create_cache()));
         Ok(HintedSearch {
             forward,
             reverse,

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use regex_automata::hybrid;
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::meta::Regex;
 use regex_automata::util::pool::Pool;
@@ -78,6 +79,20 @@ impl PatternDef {
 /// cleared and rebuilt again and again, which made the whole `pii` set 40x slower than its
 /// entities one by one.
 pub(crate) const LAZY_DFA_CACHE_BYTES: usize = 16 << 20;
+
+/// The settings of the lazy DFAs a set searches with besides the regex engine (anchored and
+/// hinted searches): a cache of `cache_bytes` that is cleared when full, however often, rather
+/// than the search giving up.
+pub(crate) fn lazy_dfa_config(cache_bytes: usize) -> hybrid::dfa::Config {
+    DFA::config()
+        .cache_capacity(cache_bytes)
+        .minimum_cache_clear_count(None)
+}
+
+/// Makes a `T` (a lazy DFA's cache, say) for a [`Pool`] that hands them out one thread at a
+/// time.
+pub(crate) type MakeCache<T> =
+    Box<dyn Fn() -> T + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
 
 /// Finds the first position at or after `from` where a match of a set may start (`None`: no
 /// match can start in `hay[from..]`; `from` need not be on a character boundary). It must never
@@ -226,26 +241,18 @@ impl PatternSet {
 struct AnchoredSearch {
     dfa: DFA,
     /// Caches reused between calls, one per thread at a time.
-    caches: Pool<Cache, CreateCache>,
+    caches: Pool<Cache, MakeCache<Cache>>,
 }
-
-/// Makes a cache for [`AnchoredSearch::caches`].
-type CreateCache =
-    Box<dyn Fn() -> Cache + Send + Sync + std::panic::UnwindSafe + std::panic::RefUnwindSafe>;
 
 impl AnchoredSearch {
     fn new(sources: &[String], syntax: syntax::Config) -> Result<Self, String> {
         let dfa = DFA::builder()
             .syntax(syntax)
-            .configure(
-                DFA::config()
-                    .cache_capacity(LAZY_DFA_CACHE_BYTES)
-                    .minimum_cache_clear_count(None),
-            )
+            .configure(lazy_dfa_config(LAZY_DFA_CACHE_BYTES))
             .build_many(sources)
             .map_err(|e| e.to_string())?;
         let for_caches = dfa.clone();
-        let create: CreateCache = Box::new(move || for_caches.create_cache());
+        let create: MakeCache<Cache> = Box::new(move || for_caches.create_cache());
         Ok(AnchoredSearch {
             dfa,
             caches: Pool::new(create),
