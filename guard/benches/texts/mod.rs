@@ -43,10 +43,6 @@ pub fn repeat_to(pieces: &[&str], len: usize) -> String {
         s.push_str(pieces[i % pieces.len()]);
         i += 1;
     }
-    let mut end = len.min(s.len());
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    s.truncate(end);
+    s.truncate(s.floor_char_boundary(len));
     s
 }

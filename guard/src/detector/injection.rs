@@ -258,8 +258,8 @@ fn is_smuggling_char(c: char) -> bool {
         | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{E0000}'..='\u{E007F}')
 }
 
-/// The first character of [`INVISIBLE`]'s class at or after `from` (a character boundary):
-/// where a run can start. Every such character is encoded with a lead byte of `C2`, `E1`, `E2`,
+/// The first character of [`INVISIBLE`]'s class at or after `from` (which may fall inside a
+/// character): where a run can start. Every such character is encoded with a lead byte of `C2`, `E1`, `E2`,
 /// `EF` or `F3`, so only characters starting with one of those are looked at; `memchr` finds them
 /// a vector at a time, in any script.
 fn first_smuggling_char(hay: &str, from: usize) -> Option<usize> {

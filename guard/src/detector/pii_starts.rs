@@ -15,7 +15,7 @@
 
 use super::swar;
 
-/// The most bytes an entity can have before its first [`is_lead`] byte.
+/// The most bytes an entity can have before its first byte of [`LEADS`].
 const MAX_PREFIX: usize = 64;
 
 /// Bytes one of which every entity has near its start (see the module documentation).
@@ -114,9 +114,10 @@ mod tests {
                 &[
                     "4111", "1111", "1", "0", "20", "415", "555", "2671", " ", "-", ".", "+", "(",
                     ")", "@", ":", "::", "de", "89", "gb", "x", "john", "doe", "example", "org",
-                    ".com", "_", "%", "é", "中", "fe80", "\n", "536-22-1234", "192.168.1.20", "415) 555-2671",
-                    "1 (415) 555-2671", "020 7946 0958", "4111 1111 1111 1111", "58213-b",
-                    "de89 3704 0044 0532 0130 00", "gb82west12345698765432", "4111111111111111",
+                    ".com", "_", "%", "é", "中", "fe80", "\n", "536-22-1234", "192.168.1.20",
+                    "415) 555-2671", "1 (415) 555-2671", "020 7946 0958", "4111 1111 1111 1111",
+                    "58213-b", "de89 3704 0044 0532 0130 00", "gb82west12345698765432",
+                    "4111111111111111",
                 ],
                 60,
             ),

@@ -1,18 +1,17 @@
-//! Byte tests on eight bytes at once, in a `u64` ("SIMD within a register"): the fast paths of
-//! the start hints and the skeleton find the bytes they care about without a branch per byte
-//! (and without `unsafe` SIMD intrinsics).
+//! Byte tests on eight bytes at once, in a `u64` ("SIMD within a register"): the PII start hint
+//! and the encoded-payload probe find the bytes they care about without a branch per byte (and
+//! without `unsafe` SIMD intrinsics).
 //!
 //! A test returns a *mask* with the high bit of each flagged byte set. Masks are little-endian:
 //! byte `k` of the eight is bits `8k..8k + 8`, so [`first_flagged`] is the lowest flagged byte.
 //! [`equal`] may also flag bytes above a byte that truly matches (a borrow runs up from it), never
 //! below, and never when no byte matches: the lowest flag of a mask, and whether a mask is zero,
-//! are exact. Masks combined with `|` keep that; combined with `&` they may flag bytes that do
-//! not pass every test, so callers that `&` them check each flagged byte again.
+//! are exact, and stay so when masks are combined with `|`.
 
 /// `0x01` in every byte.
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
 /// `0x80` in every byte.
-pub const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
 
 /// The eight bytes at `bytes[at..]` as a little-endian word, if there are eight.
 #[inline]
